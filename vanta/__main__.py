@@ -1,0 +1,3 @@
+from vanta.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""Position arithmetic shared by the broker simulator and the reconcile stage.
+
+An account holds cash per currency and FIFO lots per symbol. A buy opens a lot at
+the cash it cost (fee included); a sell consumes lots oldest first, and realized
+PnL is what the sale brought in less the cost of the lots it consumed. Lot costs
+are exact minor-unit amounts, so cash + open cost - realized is invariant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from vanta.models import Account, Fill, Lot, Order
+from vanta.money import ZERO, ceil, cash_step
+
+
+def qty_of(lots: Iterable[Lot]) -> Decimal:
+    return sum((q for q, _ in lots), ZERO)
+
+
+def cost_of(lots: Iterable[Lot]) -> Decimal:
+    return sum((c for _, c in lots), ZERO)
+
+
+def market_value(account: Account, prices: Mapping[str, Decimal]) -> Decimal:
+    """Unrounded mark-to-market value of the account's positions."""
+    return sum((qty_of(lots) * prices[sym] for sym, lots in account.positions.items()), ZERO)
+
+
+def execution_order(order: Order) -> tuple[str, int, str]:
+    """Within an account, sells settle before buys so their cash can fund the buys;
+    then by client order id. Broker and reconcile both use this order."""
+    return (order.account, 0 if order.side == "sell" else 1, order.client_order_id)
+
+
+def consume_fifo(lots: tuple[Lot, ...], qty: Decimal, currency: str) -> tuple[tuple[Lot, ...], Decimal]:
+    """Take `qty` from the oldest lots. Returns (remaining lots, cost consumed).
+
+    A partly consumed lot gives up cost in proportion, rounded up to the minor unit
+    (the cost leaving the books is never understated); a lot consumed whole gives
+    up exactly its remaining cost, so no rounding residue stays behind.
+    """
+    step = cash_step(currency)
+    left = qty
+    consumed = ZERO
+    out: list[Lot] = []
+    for i, (lq, lc) in enumerate(lots):
+        if left <= 0:
+            out.extend(lots[i:])
+            break
+        if lq <= left:
+            consumed += lc
+            left -= lq
+            continue
+        part = min(ceil(lc * left / lq, step), lc)
+        consumed += part
+        out.append((lq - left, lc - part))
+        left = ZERO
+    if left > 0:
+        raise ValueError(f"sell of {qty} exceeds the position by {left}")
+    return tuple(out), consumed
+
+
+def apply_fill(
+    account: Account, order: Order, fill: Fill, currency: str
+) -> tuple[Account, Decimal]:
+    """Book one filled order. Returns (new account, realized PnL of this fill)."""
+    cash = dict(account.cash)
+    positions = dict(account.positions)
+    lots = positions.get(order.symbol, ())
+    cash[currency] = cash.get(currency, ZERO) + fill.cash
+    if cash[currency] < 0:
+        raise ValueError(f"{order.account}: fill {fill.client_order_id} overdraws {currency}")
+    realized = ZERO
+    if order.side == "buy":
+        lots = (*lots, (fill.qty, -fill.cash))
+    else:
+        lots, consumed = consume_fifo(lots, fill.qty, currency)
+        realized = fill.cash - consumed
+    if lots:
+        positions[order.symbol] = lots
+    else:
+        positions.pop(order.symbol, None)
+    return Account.model_construct(cash=cash, positions=positions), realized

@@ -1,0 +1,1 @@
+"""Broker adapters: the edge where orders leave vanta. Paper by default."""

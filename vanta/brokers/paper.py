@@ -1,0 +1,108 @@
+"""The paper broker: a deterministic exchange simulator with books of its own.
+
+Fills the whole quantity at the cycle's snapshot price moved against the account by
+`slippage_bps` (buy up, sell down, to the tick), charges `fee_bps` of notional
+(rounded up to the minor unit), and rejects an order the account cannot pay for or
+deliver. Like a real venue it remembers every client order id it has answered, in
+`broker/paper/<cycle>.jsonl` in the home: an order sent again gets its first answer
+back, never a second fill. A torn last line (a crash mid-write) was never
+acknowledged and is ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from vanta import canonical, faults
+from vanta.books import qty_of
+from vanta.models import Execution, Fill, Market, Order, PortfolioFile
+from vanta.money import BPS, ONE, ZERO, cash_step, ceil, floor
+
+
+def price_fill(order: Order, ex: Execution, market: Market, currency: str,
+               cash: Decimal, held: Decimal) -> Fill:
+    """The answer for one order, given what the account holds right now."""
+    step = cash_step(currency)
+    slip = ex.slippage_bps / BPS
+    if order.side == "buy":
+        px = ceil(order.price * (ONE + slip), market.tick_size)
+        notional = ceil(order.qty * px, step)
+        fee = ceil(notional * ex.fee_bps / BPS, step)
+        delta = -(notional + fee)
+        if cash + delta < 0:
+            return _reject(order, f"insufficient_funds: needs {-delta} {currency}, has {cash}", step)
+    else:
+        px = floor(order.price * (ONE - slip), market.tick_size)
+        if order.qty > held:
+            return _reject(order, f"insufficient_position: sells {order.qty}, holds {held}", step)
+        notional = floor(order.qty * px, step)
+        fee = ceil(notional * ex.fee_bps / BPS, step)
+        delta = notional - fee
+    return Fill.model_construct(client_order_id=order.client_order_id, status="filled", qty=order.qty,
+                                price=px, fee=fee, cash=delta, reason=None)
+
+
+def _reject(order: Order, reason: str, step: Decimal) -> Fill:
+    z = ZERO.quantize(step)
+    return Fill.model_construct(client_order_id=order.client_order_id, status="rejected", qty=ZERO,
+                                price=ZERO, fee=z, cash=z, reason=reason)
+
+
+class PaperBroker:
+    def __init__(self, home: Path) -> None:
+        self.dir = home / "broker" / "paper"
+
+    def known(self, cycle: int) -> dict[str, Fill]:
+        """Answers already given for `cycle`, by client order id."""
+        path = self.dir / f"{cycle:06d}.jsonl"
+        if not path.exists():
+            return {}
+        out = {}
+        for line in path.read_bytes().split(b"\n"):
+            try:
+                f = Fill.model_validate(canonical.loads(line, str(path)))
+            except Exception:  # noqa: BLE001 - a torn tail line was never acknowledged
+                continue
+            out[f.client_order_id] = f
+        return out
+
+    def submit(self, cycle: int, orders: Sequence[Order], portfolio: PortfolioFile,
+               execution: Mapping[str, Execution], markets: Mapping[str, Market],
+               currency: Mapping[str, str]) -> list[Fill]:
+        """Answer each order in the given (execution) order; answers for ids seen
+        before are returned as first given."""
+        known = self.known(cycle)
+        cash: dict[str, Decimal] = {}
+        held: dict[tuple[str, str], Decimal] = {}
+        answers: list[Fill] = []
+        fresh: list[bytes] = []
+        for o in orders:
+            kind, _, aid = o.account.partition(":")
+            acct = (portfolio.vaults if kind == "vault" else portfolio.followers)[aid]
+            ccy = currency[o.vault_id]
+            c = cash.setdefault(o.account, acct.cash.get(ccy, ZERO))
+            h = held.setdefault((o.account, o.symbol), qty_of(acct.positions.get(o.symbol, ())))
+            f = known.get(o.client_order_id)
+            if f is None:
+                f = price_fill(o, execution[o.vault_id], markets[o.symbol], ccy, c, h)
+                fresh.append(canonical.dumps_line(f.to_json()))
+            cash[o.account] = c + f.cash
+            held[(o.account, o.symbol)] = h + (f.qty if o.side == "buy" else -f.qty)
+            answers.append(f)
+        if fresh:
+            self._append(cycle, fresh)
+        return answers
+
+    def _append(self, cycle: int, lines: list[bytes]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with open(self.dir / f"{cycle:06d}.jsonl", "ab") as fh:
+            half = len(lines) // 2
+            fh.write(b"".join(lines[:half]))
+            fh.flush()
+            faults.point("broker_half_written")
+            fh.write(b"".join(lines[half:]))
+            fh.flush()
+            os.fsync(fh.fileno())

@@ -1,0 +1,221 @@
+"""The `vanta` command: a thin shell over the library.
+
+Each command calls one library function and turns a VantaError into one
+`Error: ...` line and its exit code (see vanta.errors.ExitCode and the README).
+Heavy modules are imported inside the commands, so `vanta --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from vanta.errors import ExitCode, VantaError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="vanta: deterministic vault mirroring. Exit codes: 0 ok, 1 internal error, 2 usage, "
+    "3 bad input, 4 home locked, 5 replay mismatch, 6 verify failed, 7 home state.",
+)
+
+HomeOpt = Annotated[
+    Optional[str],  # noqa: UP045 - typer reads the annotation at run time
+    typer.Option("--home", help="The home folder (default: $VANTA_HOME, else the current folder)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+def _json(obj: Any) -> None:
+    from vanta import canonical
+
+    sys.stdout.write(canonical.dumps(obj).decode())
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(msg + "\n")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to make the home in (created if needed).")],
+    followers: Annotated[Optional[int], typer.Option(help="Synthetic home: number of followers.", min=1)] = None,  # noqa: UP045
+    symbols: Annotated[int, typer.Option(help="Synthetic home: number of symbols.", min=1, max=999)] = 20,
+    seed: Annotated[int, typer.Option(help="Synthetic home: seed of the price walk.")] = 1,
+    force: Annotated[bool, typer.Option(help="Replace an existing home's state.")] = False,
+) -> None:
+    """Create a working home: the example (two vaults, five followers, historical
+    prices), or with --followers a synthetic home for benchmarks.
+
+    Example: vanta init ./demo && vanta --home ./demo cycle --asof 2026-11-01T00:00:00Z
+    """
+    from vanta import init as init_mod
+
+    files = (init_mod.example_files() if followers is None
+             else init_mod.synthetic_files(followers, symbols, seed))
+    init_mod.write_home(directory, files, force)
+    kind = "example" if followers is None else f"synthetic ({followers} followers x {symbols} symbols)"
+    print(f"Created {kind} home in {directory}")
+
+
+@app.command()
+def cycle(
+    home: HomeOpt = None,
+    asof: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The cycle's instant, UTC: 2026-11-21T00:00:00Z (default: now)."),
+    ] = None,
+    json: JsonOpt = False,
+    progress: Annotated[bool, typer.Option(help="Print each stage's time on stderr.")] = False,
+) -> None:
+    """Run one cycle: signals -> targets -> orders -> fills -> PnL, committed atomically
+    with a replay bundle. A second cycle on a locked home exits at once with code 4.
+
+    Example: vanta cycle --home ./demo --asof 2026-11-02T00:00:00Z --json
+    """
+    import time
+
+    from vanta import home as home_mod
+    from vanta.cycle import run_cycle
+
+    if asof is not None:
+        _check_asof(asof)
+    h = home_mod.resolve(home)
+    t0 = time.perf_counter()
+
+    def report(stage: str, seconds: float) -> None:
+        # Long cycles say where they are; short ones stay quiet.
+        if progress or time.perf_counter() - t0 > 1.0:
+            _err(f"  {stage:<10} {seconds:8.3f} s")
+
+    r = run_cycle(h, asof, report)
+    if json:
+        _json({"cycle": r.cycle, "asof": r.asof, "recovered": r.recovered, "orders": r.orders,
+               "fills": r.fills, "rejects": r.rejects, "skipped": r.skipped, "log_lines": r.log_lines,
+               "bundle_bytes": r.bundle_bytes,
+               "timings": {k: f"{v:.6f}" for k, v in r.timings.items()}})
+        return
+    note = " (finished an interrupted cycle)" if r.recovered else ""
+    print(f"cycle {r.cycle} at {r.asof}{note}: {r.orders} orders, {r.fills} filled, {r.rejects} rejected, "
+          f"{r.skipped} skipped; {r.log_lines} log lines; {sum(r.timings.values()):.2f} s")
+
+
+def _check_asof(asof: str) -> None:
+    import re
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", asof):
+        raise typer.BadParameter(f"{asof!r} is not a UTC instant like 2026-11-21T00:00:00Z", param_hint="--asof")
+
+
+@app.command()
+def replay(
+    cycle_no: Annotated[Optional[str], typer.Argument(metavar="N|latest", help="Cycle to replay.")] = None,  # noqa: UP045
+    all_: Annotated[bool, typer.Option("--all", help="Replay every recorded cycle.")] = False,
+    home: HomeOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Run recorded cycles again from their bundles and compare every output byte;
+    prints a unified diff and exits 5 on any mismatch. Never touches a broker.
+
+    Example: vanta replay latest; vanta replay --all
+    """
+    from vanta import bundle
+    from vanta import home as home_mod
+    from vanta.replay import replay as run_replay
+
+    h = home_mod.resolve(home)
+    have = bundle.cycles(h)
+    if all_:
+        todo = have
+    elif cycle_no is None:
+        raise typer.BadParameter("give a cycle number, `latest`, or --all", param_hint="N")
+    elif cycle_no == "latest":
+        if not have:
+            raise VantaError("no cycles recorded yet: run `vanta cycle` first")
+        todo = [have[-1]]
+    elif cycle_no.isdigit():
+        todo = [int(cycle_no)]
+    else:
+        raise typer.BadParameter(f"{cycle_no!r} is not a cycle number or `latest`", param_hint="N")
+    failed = []
+    results = []
+    for n in todo:
+        r = run_replay(h, n)
+        results.append({"cycle": n, "ok": r.ok, "mismatched": sorted(r.mismatches)})
+        if not r.ok:
+            failed.append(n)
+            if not json:
+                for name, diff in r.mismatches.items():
+                    sys.stdout.write(diff)
+                print(f"cycle {n}: MISMATCH in {', '.join(sorted(r.mismatches))}")
+        elif not json:
+            print(f"cycle {n}: identical")
+    if json:
+        _json({"replayed": results, "ok": not failed})
+    if failed:
+        raise typer.Exit(ExitCode.REPLAY_MISMATCH)
+
+
+@app.command()
+def verify(home: HomeOpt = None, json: JsonOpt = False) -> None:
+    """Check the trade log's hash chain, every replay bundle's manifest and objects, and
+    that memory/ matches the last committed cycle. Exits 6 naming what differs.
+
+    Example: vanta verify --home ./demo
+    """
+    from vanta import home as home_mod
+    from vanta.verify import verify as run_verify
+
+    problems, summary = run_verify(home_mod.resolve(home))
+    if json:
+        _json({**summary, "ok": not problems, "problems": problems})
+    else:
+        for p in problems:
+            print(f"FAIL {p}")
+        print(f"{summary['log_lines']} log lines, {summary['cycles']} bundles: "
+              + ("verified" if not problems else f"{len(problems)} problem(s)"))
+    if problems:
+        raise typer.Exit(ExitCode.VERIFY_FAILED)
+
+
+@app.command()
+def status(home: HomeOpt = None, json: JsonOpt = False) -> None:
+    """Show vaults, followers, equity, PnL and the order queue.
+
+    Example: vanta status --home ./demo --json
+    """
+    from vanta import home as home_mod
+    from vanta.status import collect, render
+
+    data = collect(home_mod.resolve(home))
+    if json:
+        _json(data)
+    else:
+        render(data)
+
+
+@app.command()
+def schema(
+    directory: Annotated[Path, typer.Argument(help="Where to write the JSON Schema files.")] = Path("schemas"),
+) -> None:
+    """Write the JSON Schema of every memory file (and of bundles and log lines).
+
+    Example: vanta schema schemas/
+    """
+    from vanta.schema import write_all
+
+    for path in write_all(directory):
+        print(path)
+
+
+def main() -> None:
+    try:
+        app()
+    except VantaError as e:
+        _err(f"Error: {e.message}")
+        sys.exit(int(e.code))

@@ -1,0 +1,101 @@
+"""The value the cycle's stages pass along, and the edge they do I/O through.
+
+Stages are functions Ctx -> Ctx. Only load, market, execute and commit touch the
+world, and they do it through an `Edge`: the live edge reads the home, calls the
+broker and commits; the replay edge serves a bundle's recorded inputs and compares
+the outputs. Both run the same stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Protocol
+
+from vanta.models import (
+    AllocationFile,
+    BrokerAnswers,
+    ConvictionFile,
+    MarketSnapshot,
+    OverlayFile,
+    Order,
+    PnlFile,
+    PortfolioFile,
+    QueueFile,
+    RegistryFile,
+    VaultFile,
+)
+
+Event = tuple[str, dict[str, Any]]
+"""(kind, data): one trade-log line before it is numbered and chained."""
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The memory files as read at cycle start: models, and the bytes they came from."""
+
+    vault: VaultFile
+    overlay: OverlayFile
+    conviction: ConvictionFile
+    allocation: AllocationFile
+    registry: RegistryFile
+    portfolio: PortfolioFile
+    pnl: PnlFile
+    queue: QueueFile
+    raw: Mapping[str, bytes]
+    log_seq: int
+    log_head: str
+
+
+@dataclass(frozen=True)
+class Ctx:
+    cycle: int
+    asof: str
+    mem: Memory
+    snap: MarketSnapshot | None = None
+    overlay: OverlayFile | None = None
+    blocked: Mapping[str, str] = field(default_factory=dict)
+    """vault_id -> why the vault places no orders this cycle."""
+    conviction: ConvictionFile | None = None
+    allocation: AllocationFile | None = None
+    vault_nav: Mapping[str, Decimal] = field(default_factory=dict)
+    vault_orders: tuple[Order, ...] = ()
+    child_orders: tuple[Order, ...] = ()
+    to_submit: tuple[Order, ...] = ()
+    queue: QueueFile | None = None
+    answers: BrokerAnswers | None = None
+    portfolio: PortfolioFile | None = None
+    realized: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
+    """account -> (realized PnL, trading fees) booked this cycle."""
+    pnl: PnlFile | None = None
+    ledger: tuple[dict[str, Any], ...] = ()
+    events: tuple[Event, ...] = ()
+    outputs: Mapping[str, bytes] = field(default_factory=dict)
+
+    @property
+    def vault(self) -> VaultFile:
+        return self.mem.vault
+
+    @property
+    def registry(self) -> RegistryFile:
+        return self.mem.registry
+
+
+class Edge(Protocol):
+    """Where a cycle's inputs come from and its outputs go."""
+
+    def load(self) -> tuple[int, str, Memory]:
+        """Cycle number, asof, and the memory files."""
+        ...
+
+    def market(self, ctx: Ctx) -> MarketSnapshot:
+        ...
+
+    def execute(self, ctx: Ctx) -> BrokerAnswers:
+        """Answers for `ctx.to_submit`, one per order."""
+        ...
+
+    def commit(self, ctx: Ctx) -> None:
+        """Persist (or, in replay, compare) `ctx.outputs`."""
+        ...

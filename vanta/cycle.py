@@ -1,0 +1,242 @@
+"""The cycle driver and the live edge.
+
+`drive` runs STAGES, one ordered tuple, and times each stage. `run_cycle` drives
+them over a home: LiveEdge reads memory/, takes the market snapshot from the feed,
+sends orders to the paper broker (recording `submitting` first) and commits through
+the journal with the replay bundle.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import localcontext
+from typing import Any
+
+from vanta import __version__, bundle, canonical, faults, feed, journal
+from vanta.brokers.paper import PaperBroker
+from vanta.context import Ctx, Edge, Memory
+from vanta.errors import StateError
+from vanta.home import Home, locked, log_tail
+from vanta.models import (
+    MEMORY_FILES,
+    BrokerAnswers,
+    Manifest,
+    MarketSnapshot,
+)
+from vanta.money import CONTEXT
+from vanta.stages import (
+    commit,
+    diff,
+    execute,
+    fees,
+    load,
+    market,
+    mirror,
+    overlay,
+    pnl,
+    queue,
+    reconcile,
+    targets,
+)
+from vanta.validate import cross_check, parse_memory
+
+StageFn = Callable[[Any, Edge], Ctx]
+
+
+def _pure(fn: Callable[[Ctx], Ctx]) -> StageFn:
+    return lambda ctx, edge: fn(ctx)
+
+
+STAGES: tuple[tuple[str, StageFn], ...] = (
+    ("load", load.run),
+    ("market", market.run),
+    ("overlay", _pure(overlay.run)),
+    ("targets", _pure(targets.run)),
+    ("diff", _pure(diff.run)),
+    ("mirror", _pure(mirror.run)),
+    ("queue", _pure(queue.run)),
+    ("execute", execute.run),
+    ("reconcile", _pure(reconcile.run)),
+    ("pnl", _pure(pnl.run)),
+    ("fees", _pure(fees.run)),
+    ("commit", commit.run),
+)
+
+Progress = Callable[[str, float], None]
+
+
+def drive(edge: Edge, progress: Progress | None = None) -> tuple[Ctx, dict[str, float]]:
+    """Run every stage over `edge`. Returns the final context and seconds per stage."""
+    timings: dict[str, float] = {}
+    ctx: Any = None
+    # Cyclic GC is paused: a cycle allocates millions of small objects and no cycles;
+    # collection passes over them cost more than the cycle itself at 10k followers.
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        with localcontext(CONTEXT):
+            for name, fn in STAGES:
+                t = time.perf_counter()
+                ctx = fn(ctx, edge)
+                timings[name] = time.perf_counter() - t
+                if progress is not None:
+                    progress(name, timings[name])
+    finally:
+        if gc_was:
+            gc.enable()
+    return ctx, timings
+
+
+def memory_from_raw(raw: dict[str, bytes], log_seq: int, log_head: str, prefix: str) -> Memory:
+    models = parse_memory(raw, prefix)
+    cross_check(models, prefix)
+    return Memory(
+        vault=models["vault.json"], overlay=models["vault_overlay.json"],  # type: ignore[arg-type]
+        conviction=models["conviction_score.json"], allocation=models["vault_allocation.json"],  # type: ignore[arg-type]
+        registry=models["mirror_registry.json"], portfolio=models["portfolio.json"],  # type: ignore[arg-type]
+        pnl=models["pnl_summary.json"], queue=models["autotrade_queue.json"],  # type: ignore[arg-type]
+        raw=raw, log_seq=log_seq, log_head=log_head)
+
+
+def _inputs_digest(raw: dict[str, bytes]) -> dict[str, str]:
+    return {name: hashlib.sha256(raw[name]).hexdigest() for name in sorted(raw)}
+
+
+def now_asof() -> str:
+    """The one clock reading of a cycle (only when --asof is not given)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class CycleReport:
+    cycle: int
+    asof: str
+    recovered: bool
+    orders: int
+    fills: int
+    rejects: int
+    skipped: int
+    log_lines: int
+    bundle_bytes: int
+    timings: dict[str, float]
+
+
+class LiveEdge:
+    def __init__(self, home: Home, asof: str | None) -> None:
+        self.home = home
+        self.asof = asof
+        self.broker = PaperBroker(home.root)
+        self.resumed = False
+        self.bundle_bytes = 0
+
+    def load(self) -> tuple[int, str, Memory]:
+        raw = self.home.read_memory()
+        seq, head = log_tail(self.home.log)
+        mem = memory_from_raw(raw, seq, head, "memory/")
+        cycle, asof = mem.portfolio.cycle + 1, self.asof
+        if self.home.inflight.exists():
+            # A cycle died after orders may have reached the broker: finish that same
+            # cycle (same asof, same inputs, same client order ids), never a new one.
+            rec = canonical.loads(self.home.inflight.read_bytes(), str(self.home.inflight))
+            if rec["inputs"] != _inputs_digest(raw):
+                raise StateError(
+                    f"cycle {rec['cycle']} was interrupted after sending orders, and memory/ has changed "
+                    "since; restore memory/ to its state at that time (git checkout memory/) and run "
+                    "`vanta cycle` again to finish it")
+            cycle, asof, self.resumed = rec["cycle"], rec["asof"], True
+        if asof is None:
+            asof = now_asof()
+        last = mem.portfolio.asof
+        if last is not None and asof <= last:
+            raise StateError(f"asof {asof} is not after the last cycle's asof {last}; pass a later --asof")
+        return cycle, asof, mem
+
+    def market(self, ctx: Ctx) -> MarketSnapshot:
+        vf = ctx.vault
+        symbols = sorted(vf.markets)
+        bars = feed.bars_for(vf.market_data, symbols, self.home.root, ctx.cycle)
+        index = feed.bar_for_cycle(bars, ctx.cycle, vf.market_data.source)
+        bar = bars[index]
+        missing = [s for s in symbols if s not in bar.closes]
+        if missing:
+            raise StateError(f"the {vf.market_data.source} feed has no price for {', '.join(missing)} "
+                             f"at bar {index} ({bar.time}); remove those markets from vault.json or "
+                             "extend the feed")
+        depth = max((v.strategy.lookback for v in vf.vaults if v.strategy.kind == "momentum"), default=0)
+        history = {s: tuple(b.closes[s] for b in bars[max(0, index - depth):index] if s in b.closes)
+                   for s in symbols} if depth else {}
+        return MarketSnapshot.model_construct(
+            schema_version="vanta.market_snapshot/1", cycle=ctx.cycle, asof=ctx.asof, bar=index,
+            bar_time=bar.time, prices={s: bar.closes[s] for s in symbols}, history=history,
+            markets=dict(vf.markets))
+
+    def execute(self, ctx: Ctx) -> BrokerAnswers:
+        orders = ctx.to_submit
+        if orders:
+            record = {"cycle": ctx.cycle, "asof": ctx.asof, "inputs": _inputs_digest(dict(ctx.mem.raw)),
+                      "submitting": [o.client_order_id for o in orders]}
+            journal.write_durable(self.home.inflight, canonical.dumps(record))
+            faults.point("inflight_written")
+        vaults = {v.vault_id: v for v in ctx.vault.vaults}
+        fills = self.broker.submit(
+            ctx.cycle, orders, ctx.mem.portfolio,
+            {vid: v.execution for vid, v in vaults.items()}, ctx.vault.markets,
+            {vid: v.base_currency for vid, v in vaults.items()})
+        faults.point("broker_answered")
+        return BrokerAnswers.model_construct(
+            schema_version="vanta.broker_answers/1",
+            fills=tuple(sorted(fills, key=lambda f: f.client_order_id)))
+
+    def commit(self, ctx: Ctx) -> None:
+        assert ctx.snap is not None and ctx.answers is not None
+        put = self._put
+        inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+        inputs["market_snapshot.json"] = put(canonical.dumps(ctx.snap.to_json()))
+        inputs["broker_answers.json"] = put(canonical.dumps(ctx.answers.to_json()))
+        outputs = {name if name.endswith(".jsonl") else f"memory/{name}": put(data)
+                   for name, data in ctx.outputs.items()}
+        head_after = _last_hash(ctx.outputs["trade_log.jsonl"]) or ctx.mem.log_head
+        man = Manifest.model_construct(
+            schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
+            vanta_version=__version__, inputs=inputs, outputs=outputs,
+            log_head_before=ctx.mem.log_head, log_head_after=head_after, log_seq_before=ctx.mem.log_seq)
+        mbytes = bundle.manifest_bytes(man)
+        self.bundle_bytes += len(mbytes)
+        files = {f"memory/{n}": ctx.outputs[n] for n in MEMORY_FILES if ctx.outputs[n] != ctx.mem.raw[n]}
+        files[str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root))] = mbytes
+        appends = {f"memory/{n}": ctx.outputs[n] for n in ("trade_log.jsonl", "pnl_ledger.jsonl")
+                   if ctx.outputs[n]}
+        faults.point("before_commit")
+        journal.commit(self.home, files, appends)
+
+    def _put(self, data: bytes) -> str:
+        sha, added = bundle.put(self.home, data)
+        self.bundle_bytes += added
+        return sha
+
+
+def _last_hash(log: bytes) -> str | None:
+    if not log:
+        return None
+    last = log.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    return str(canonical.loads(last, "trade_log")["hash"])
+
+
+def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) -> CycleReport:
+    with locked(home):
+        recovered = journal.recover(home)
+        edge = LiveEdge(home, asof)
+        ctx, timings = drive(edge, progress)
+    kinds: dict[str, int] = {}
+    for kind, _ in ctx.events:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return CycleReport(
+        cycle=ctx.cycle, asof=ctx.asof, recovered=recovered or edge.resumed,
+        orders=len(ctx.to_submit), fills=kinds.get("fill", 0), rejects=kinds.get("reject", 0),
+        skipped=kinds.get("child_skipped", 0) + kinds.get("vault_order_skipped", 0) + kinds.get("follower_skipped", 0),
+        log_lines=len(ctx.events) + 1, bundle_bytes=edge.bundle_bytes, timings=timings)

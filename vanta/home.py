@@ -1,0 +1,106 @@
+"""A vanta home: `memory/` (authoritative state), `replays/` (bundles), `broker/`
+(the paper venue's own books) and `.vanta/` (lock, journal, in-flight record)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from vanta import canonical
+from vanta.errors import LockedError, StateError
+from vanta.models import LINE_FILES, MEMORY_FILES
+
+GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @property
+    def memory(self) -> Path:
+        return self.root / "memory"
+
+    @property
+    def replays(self) -> Path:
+        return self.root / "replays"
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".vanta"
+
+    @property
+    def journal(self) -> Path:
+        return self.state / "journal.json"
+
+    @property
+    def inflight(self) -> Path:
+        return self.state / "inflight.json"
+
+    @property
+    def log(self) -> Path:
+        return self.memory / "trade_log.jsonl"
+
+    def read_memory(self) -> dict[str, bytes]:
+        out = {}
+        for name in MEMORY_FILES:
+            path = self.memory / name
+            try:
+                out[name] = path.read_bytes()
+            except FileNotFoundError:
+                raise StateError(f"memory/{name} is missing in {self.root}; restore it from git or "
+                                 "start a new home with `vanta init DIR`") from None
+        return out
+
+
+def resolve(home: str | None) -> Home:
+    """--home, else $VANTA_HOME, else the current directory; it must hold memory/."""
+    root = Path(home or os.environ.get("VANTA_HOME") or ".").resolve()
+    if not (root / "memory" / "vault.json").is_file():
+        raise StateError(f"{root} is not a vanta home (no memory/vault.json); "
+                         "pass --home DIR, set VANTA_HOME, or create one with `vanta init DIR`")
+    return Home(root)
+
+
+@contextmanager
+def locked(home: Home) -> Iterator[None]:
+    """Hold the home's lock, or fail at once: cron may start a cycle every minute."""
+    home.state.mkdir(exist_ok=True)
+    lock = FileLock(str(home.state / "lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LockedError(f"{home.root} is locked by another vanta process (a cycle is running); "
+                          "this run exits and changes nothing — try again when it finishes") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def log_tail(path: Path) -> tuple[int, str]:
+    """(seq, hash) of the last trade-log line; (0, GENESIS) for an empty log."""
+    if not path.exists() or path.stat().st_size == 0:
+        return 0, GENESIS
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        chunk = 1 << 16
+        while True:
+            start = max(0, size - chunk)
+            fh.seek(start)
+            data = fh.read(size - start)
+            lines = data.rstrip(b"\n").rsplit(b"\n", 1)
+            if len(lines) == 2 or start == 0:
+                last = lines[-1]
+                break
+            chunk *= 4
+    line = canonical.loads(last, "memory/trade_log.jsonl")
+    return int(line["seq"]), str(line["hash"])
+
+
+assert set(LINE_FILES) == {"trade_log.jsonl", "pnl_ledger.jsonl"}

@@ -1,0 +1,410 @@
+"""Every type vanta reads or writes, in one place.
+
+Each memory file is a frozen pydantic model with a `schema` version. Money and
+quantities are Decimals written as fixed-point strings; people may write plain JSON
+numbers (`0.12`, `5000`) and they are read as exactly the decimal written.
+Maps keyed by id are written with sorted keys; lists are sorted by their id at
+construction, so a file's bytes depend on its content only.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+from vanta.canonical import fmt_decimal
+from vanta.money import CURRENCY_SCALE
+
+# ---------------------------------------------------------------- scalar types
+
+_ser = PlainSerializer(fmt_decimal, return_type=str)
+
+Dec = Annotated[Decimal, Field(allow_inf_nan=False), _ser]
+"""Any finite decimal (PnL, cash deltas)."""
+NonNeg = Annotated[Decimal, Field(ge=0, allow_inf_nan=False), _ser]
+"""A quantity, price or balance: never negative."""
+Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False), _ser]
+Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False), _ser]
+Conviction = Annotated[Decimal, Field(ge=-1, le=1, allow_inf_nan=False), _ser]
+Bps = Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False), _ser]
+
+Asof = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")]
+"""UTC instant, second precision: `2026-11-21T00:00:00Z` (sorts as text)."""
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9.]{0,19}(/[A-Z0-9]{1,10})?$")]
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _known_currency(c: str) -> str:
+    if c not in CURRENCY_SCALE:
+        known = ", ".join(sorted(CURRENCY_SCALE))
+        raise ValueError(f"unknown currency {c!r}; use one of {known}")
+    return c
+
+
+Currency = Annotated[str, AfterValidator(_known_currency)]
+
+Side = Literal["buy", "sell"]
+Persona = Literal["baseline", "risk_averse", "contrarian", "aggressive"]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _sorted_by(key: str) -> AfterValidator:
+    """Sort a list of models by `key` so written order never depends on history."""
+
+    def sort(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(sorted(items, key=lambda m: getattr(m, key)))
+
+    return AfterValidator(sort)
+
+
+def _schema(name: str) -> Any:
+    version = f"vanta.{name}/1"
+    return Field(default=version, alias="schema", description="file type and version")
+
+
+# ---------------------------------------------------------------- vault.json
+
+
+class Risk(Model):
+    max_drawdown: Fraction = Decimal("0.2")
+    max_single_pos_pct: Fraction = Decimal("0.1")
+
+
+class FeeTerms(Model):
+    """Fee agreement (charged from the fee issue on; carried, validated, not applied yet)."""
+
+    type: Literal["perf_share", "flat", "performance_or_flat"] = "perf_share"
+    perf_share: Fraction = Decimal("0.20")
+    flat_usd: NonNeg | None = None
+
+
+class Mirroring(Model):
+    mode: Literal["proportional"] = "proportional"
+    min_account_equity: NonNeg = Decimal(0)
+    fee: FeeTerms = FeeTerms()
+
+
+class Strategy(Model):
+    """Where conviction comes from.
+
+    `conviction_file`: signal callers write conviction_score.json; the cycle reads it.
+    `momentum`: built-in indicator; conviction = clamp(return over `lookback` bars /
+    `full_scale`, -1, 1), written to conviction_score.json each cycle.
+    """
+
+    kind: Literal["conviction_file", "momentum"] = "conviction_file"
+    lookback: int = Field(default=3, ge=1, le=250)
+    full_scale: Positive = Decimal("0.10")
+
+
+class Execution(Model):
+    """The vault model account's broker, and the paper broker's simulated costs."""
+
+    adapter: Literal["paper"] = "paper"
+    slippage_bps: Bps = Decimal(0)
+    fee_bps: Bps = Decimal(0)
+
+
+class Vault(Model):
+    vault_id: Id
+    base_currency: Currency = "USD"
+    crypto_enabled: bool = False
+    personas: tuple[Persona, ...] = ()
+    risk: Risk = Risk()
+    mirroring: Mirroring = Mirroring()
+    strategy: Strategy = Strategy()
+    universe: tuple[Symbol, ...] = ()
+    execution: Execution = Execution()
+
+
+class Market(Model):
+    """Trading rules of one symbol: quantities step by `lot_size`, prices by `tick_size`."""
+
+    quote: Currency
+    lot_size: Positive
+    tick_size: Positive
+    min_notional: NonNeg = Decimal(0)
+
+
+class MarketData(Model):
+    """Price source. `builtin`: the packaged historical feed (see README);
+    `synthetic`: a seeded random walk for benchmarks; `csv`: `path` in the home."""
+
+    source: Literal["builtin", "synthetic", "csv"] = "builtin"
+    seed: int = 0
+    path: str | None = None
+
+
+class VaultFile(Model):
+    schema_version: Literal["vanta.vault/1"] = _schema("vault")
+    vaults: Annotated[tuple[Vault, ...], _sorted_by("vault_id")]
+    markets: dict[Symbol, Market] = {}
+    market_data: MarketData = MarketData()
+
+
+# ---------------------------------------------------------------- vault_overlay.json
+
+
+class Flip(Model):
+    persona: Persona
+    expires_at: Asof
+
+
+class VaultOverlay(Model):
+    maintenance: bool = False
+    kill_switch: bool = False
+    flip: Flip | None = None
+
+
+class OverlayFile(Model):
+    schema_version: Literal["vanta.vault_overlay/1"] = _schema("vault_overlay")
+    global_kill_switch: bool = False
+    vaults: dict[Id, VaultOverlay] = {}
+
+
+# ---------------------------------------------------------------- conviction_score.json
+
+
+class Score(Model):
+    score: Conviction
+    source: str = "manual"
+    asof: Asof | None = None
+
+
+class ConvictionFile(Model):
+    schema_version: Literal["vanta.conviction_score/1"] = _schema("conviction_score")
+    scores: dict[Id, dict[Symbol, Score]] = {}
+
+
+# ---------------------------------------------------------------- vault_allocation.json
+
+
+class AllocationFile(Model):
+    """Target weights per vault and persona (intent); the rest of NAV is cash."""
+
+    schema_version: Literal["vanta.vault_allocation/1"] = _schema("vault_allocation")
+    cycle: int = Field(default=0, ge=0)
+    asof: Asof | None = None
+    vaults: dict[Id, dict[Persona, dict[Symbol, Fraction]]] = {}
+
+
+# ---------------------------------------------------------------- mirror_registry.json
+
+
+class AccountLink(Model):
+    """Which broker holds a follower's account. Keys never appear here: `account_ref`
+    names them, and the broker layer resolves it outside the home."""
+
+    adapter: Literal["paper"] = "paper"
+    account_ref: str = Field(min_length=1, max_length=128)
+
+
+class Follower(Model):
+    follower_id: Id
+    vault_id: Id
+    mode: Literal["proportional"] = "proportional"
+    scale: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False), _ser] = Decimal(1)
+    persona: Persona = "baseline"
+    min_account_equity: NonNeg | None = None  # None: the vault's mirroring default
+    kill_switch: bool = False
+    status: Literal["active", "offboarded"] = "active"
+    account: AccountLink
+    fee_model: FeeTerms = FeeTerms()
+
+
+class RegistryFile(Model):
+    schema_version: Literal["vanta.mirror_registry/1"] = _schema("mirror_registry")
+    followers: Annotated[tuple[Follower, ...], _sorted_by("follower_id")] = ()
+
+
+# ---------------------------------------------------------------- portfolio.json
+
+Lot = tuple[NonNeg, NonNeg]
+"""One FIFO lot: [quantity, cost]. Cost is what the account paid for that quantity,
+trading fee included, in the quote currency's minor unit."""
+
+
+class Account(Model):
+    cash: dict[Currency, NonNeg] = {}
+    positions: dict[Symbol, tuple[Lot, ...]] = {}
+    """Open lots per symbol, oldest first (FIFO order is the sort key)."""
+
+
+class PortfolioFile(Model):
+    schema_version: Literal["vanta.portfolio/1"] = _schema("portfolio")
+    cycle: int = Field(default=0, ge=0)
+    asof: Asof | None = None
+    vaults: dict[Id, Account] = {}
+    followers: dict[Id, Account] = {}
+
+
+# ---------------------------------------------------------------- pnl_summary.json
+
+
+class AccountPnl(Model):
+    equity: Dec
+    cash: Dec
+    market_value: Dec
+    cost_basis: Dec
+    realized_pnl: Dec
+    unrealized_pnl: Dec
+    trading_fees: Dec
+
+
+class PnlFile(Model):
+    schema_version: Literal["vanta.pnl_summary/1"] = _schema("pnl_summary")
+    cycle: int = Field(default=0, ge=0)
+    asof: Asof | None = None
+    vaults: dict[Id, AccountPnl] = {}
+    followers: dict[Id, AccountPnl] = {}
+
+
+# ---------------------------------------------------------------- autotrade_queue.json
+
+
+class Order(Model):
+    """An order as the queue holds it. `account` is `vault:<id>` or `follower:<id>`."""
+
+    client_order_id: str
+    cycle: int
+    vault_id: Id
+    account: str
+    sleeve: str = "main"
+    symbol: Symbol
+    side: Side
+    qty: Positive
+    price: Positive
+    """The cycle's snapshot price the order was sized at (the paper broker's reference)."""
+    status: Literal["staged", "submitting", "open", "retry"] = "staged"
+    attempts: int = 0
+
+
+class QueueFile(Model):
+    schema_version: Literal["vanta.autotrade_queue/1"] = _schema("autotrade_queue")
+    orders: Annotated[tuple[Order, ...], _sorted_by("client_order_id")] = ()
+
+
+# ---------------------------------------------------------------- broker answers
+
+
+class Fill(Model):
+    """A broker's answer for one order. `cash` is the signed change of the account's
+    quote-currency cash (fee included); it is what the account's books move by."""
+
+    client_order_id: str
+    status: Literal["filled", "rejected"]
+    qty: NonNeg
+    price: NonNeg
+    fee: NonNeg
+    cash: Dec
+    reason: str | None = None
+
+
+class BrokerAnswers(Model):
+    schema_version: Literal["vanta.broker_answers/1"] = _schema("broker_answers")
+    fills: Annotated[tuple[Fill, ...], _sorted_by("client_order_id")] = ()
+
+
+# ---------------------------------------------------------------- market snapshot
+
+
+class MarketSnapshot(Model):
+    schema_version: Literal["vanta.market_snapshot/1"] = _schema("market_snapshot")
+    cycle: int
+    asof: Asof
+    bar: int = Field(ge=0, description="index of this cycle's bar in the feed")
+    bar_time: str
+    prices: dict[Symbol, Positive]
+    history: dict[Symbol, tuple[Positive, ...]] = {}
+    """Closes before this bar, oldest first, as many as the strategies look back."""
+    markets: dict[Symbol, Market]
+
+
+# ---------------------------------------------------------------- append-only files
+
+
+class LedgerEntry(Model):
+    """One fee charge (seed 000's ledger fields, plus cycle and high-water marks)."""
+
+    user_id: Id
+    vault_id: Id
+    fee_type: Literal["perf_share", "flat", "performance_or_flat"]
+    pnl_gross: Dec
+    fee_usd: NonNeg
+    asof: Asof
+    cycle: int
+    hwm_before: Dec
+    hwm_after: Dec
+
+
+class LogLine(Model):
+    """One trade_log.jsonl line. `hash` = sha256 of the canonical line without `hash`;
+    `prev` is the previous line's hash (64 zeros for the first)."""
+
+    seq: int = Field(ge=1)
+    cycle: int = Field(ge=0)
+    asof: Asof
+    kind: str
+    data: dict[str, Any]
+    prev: Sha256
+    hash: Sha256
+
+
+# ---------------------------------------------------------------- replay manifest
+
+
+class Manifest(Model):
+    """What a replay bundle holds: content hashes of each cycle input and output.
+    Blobs live once in replays/objects/, addressed by the sha256 of their bytes."""
+
+    schema_version: Literal["vanta.replay_manifest/1"] = _schema("replay_manifest")
+    cycle: int
+    asof: Asof
+    vanta_version: str
+    inputs: dict[str, Sha256]
+    outputs: dict[str, Sha256]
+    log_head_before: Sha256
+    log_head_after: Sha256
+    log_seq_before: int
+
+
+MEMORY_FILES: dict[str, type[Model]] = {
+    "vault.json": VaultFile,
+    "vault_overlay.json": OverlayFile,
+    "conviction_score.json": ConvictionFile,
+    "vault_allocation.json": AllocationFile,
+    "mirror_registry.json": RegistryFile,
+    "portfolio.json": PortfolioFile,
+    "pnl_summary.json": PnlFile,
+    "autotrade_queue.json": QueueFile,
+}
+"""The JSON memory files, in load order. The two .jsonl files are append-only."""
+
+LINE_FILES: dict[str, type[Model]] = {
+    "trade_log.jsonl": LogLine,
+    "pnl_ledger.jsonl": LedgerEntry,
+}
+
+SCHEMA_MODELS: dict[str, type[Model]] = {
+    **MEMORY_FILES,
+    **LINE_FILES,
+    "market_snapshot.json": MarketSnapshot,
+    "broker_answers.json": BrokerAnswers,
+    "replay_manifest.json": Manifest,
+}

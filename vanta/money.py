@@ -1,0 +1,69 @@
+"""Decimal arithmetic with fixed scales and explicit rounding.
+
+Rule: rounding favours the book that pays. An account is debited amounts rounded
+up and credited amounts rounded down; quantities round toward zero to the lot.
+"""
+
+from __future__ import annotations
+
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
+
+# One context for every stage: enough precision that no intermediate product of a
+# quantity and a price is rounded before we quantize it on purpose.
+CONTEXT = Context(
+    prec=50, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+BPS = Decimal(10000)
+
+# Minor units of the currencies vanta knows. A currency not here is refused at load.
+CURRENCY_SCALE: dict[str, int] = {
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "USDC": 6,
+    "USDT": 6,
+}
+WEIGHT_STEP = Decimal("0.000001")
+CONVICTION_STEP = Decimal("0.0001")
+
+
+def cash_step(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-CURRENCY_SCALE[currency])
+
+
+def down(x: Decimal, step: Decimal) -> Decimal:
+    """Round toward zero to a multiple of `step` (lots, weights)."""
+    return ((x / step).to_integral_value(rounding=ROUND_DOWN) * step).quantize(step)
+
+
+def floor(x: Decimal, step: Decimal) -> Decimal:
+    """Round toward -infinity to a multiple of `step` (amounts an account receives)."""
+    return ((x / step).to_integral_value(rounding=ROUND_FLOOR) * step).quantize(step)
+
+
+def ceil(x: Decimal, step: Decimal) -> Decimal:
+    """Round toward +infinity to a multiple of `step` (amounts an account pays)."""
+    return ((x / step).to_integral_value(rounding=ROUND_CEILING) * step).quantize(step)
+
+
+def half_even(x: Decimal, step: Decimal) -> Decimal:
+    """Nearest multiple of `step`, ties to even (reported figures, never balances)."""
+    return ((x / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(step)
+
+
+def scaled(x: Decimal, step: Decimal) -> Decimal:
+    """Give an exact multiple of `step` the step's exponent, so it prints at a fixed scale."""
+    return x.quantize(step)

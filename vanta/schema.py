@@ -1,0 +1,29 @@
+"""`vanta schema`: JSON Schema of every file vanta reads or writes, from the models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vanta import canonical
+from vanta.models import SCHEMA_MODELS
+
+
+def schemas() -> dict[str, bytes]:
+    out = {}
+    for name, model in SCHEMA_MODELS.items():
+        stem = name.rsplit(".", 1)[0]
+        doc = model.model_json_schema(by_alias=True, mode="validation")
+        doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"vanta/{stem}.schema.json",
+               "description_file": name, **doc}
+        out[f"{stem}.schema.json"] = canonical.dumps(doc)
+    return out
+
+
+def write_all(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fname, data in sorted(schemas().items()):
+        path = directory / fname
+        path.write_bytes(data)
+        written.append(path)
+    return written

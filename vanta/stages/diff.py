@@ -1,0 +1,65 @@
+"""Stage 5, diff: each vault's model holdings against targets x model NAV -> vault orders.
+
+target quantity = weight x NAV / price, rounded down to the lot; the order is the
+difference, rounded toward zero to the lot (a target of zero sells the whole
+position). An order under the market's min notional is dropped and logged.
+NAV is taken at the cycle's snapshot prices, before any order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from vanta.books import market_value, qty_of
+from vanta.context import Ctx, Event
+from vanta.ids import client_order_id
+from vanta.models import Order
+from vanta.money import ZERO, down
+
+
+def run(ctx: Ctx) -> Ctx:
+    assert ctx.snap is not None and ctx.allocation is not None
+    prices, markets = ctx.snap.prices, ctx.snap.markets
+    navs: dict[str, Decimal] = {}
+    orders: list[Order] = []
+    events: list[Event] = []
+    for v in ctx.vault.vaults:
+        acct = ctx.mem.portfolio.vaults[v.vault_id]
+        nav = acct.cash.get(v.base_currency, ZERO) + market_value(acct, prices)
+        navs[v.vault_id] = nav
+        if v.vault_id in ctx.blocked:
+            continue
+        w = ctx.allocation.vaults[v.vault_id]["baseline"]
+        for sym in sorted(set(v.universe) | set(acct.positions)):
+            held = qty_of(acct.positions.get(sym, ()))
+            price, lot = prices[sym], markets[sym].lot_size
+            target = down(w.get(sym, ZERO) * nav / price, lot)
+            if target == 0 and held > 0:
+                side, qty = "sell", held
+            elif target > held:
+                side, qty = "buy", down(target - held, lot)
+            else:
+                side, qty = "sell", down(held - target, lot)
+            if qty == 0:
+                continue
+            notional = qty * price
+            if notional < markets[sym].min_notional:
+                events.append(("vault_order_skipped", {
+                    "vault_id": v.vault_id, "symbol": sym, "side": side, "qty": qty,
+                    "reason": "below_min_notional", "notional": notional,
+                    "min_notional": markets[sym].min_notional}))
+                continue
+            account = f"vault:{v.vault_id}"
+            o = Order.model_construct(
+                client_order_id=client_order_id(v.vault_id, ctx.cycle, account, "main", sym, side),
+                cycle=ctx.cycle, vault_id=v.vault_id, account=account, sleeve="main",
+                symbol=sym, side=side, qty=qty, price=price, status="staged", attempts=0)
+            orders.append(o)
+            events.append(("vault_order", _order_event(o) | {"nav": nav, "target_qty": target}))
+    return replace(ctx, vault_nav=navs, vault_orders=tuple(orders), events=(*ctx.events, *events))
+
+
+def _order_event(o: Order) -> dict[str, object]:
+    return {"client_order_id": o.client_order_id, "vault_id": o.vault_id, "account": o.account,
+            "symbol": o.symbol, "side": o.side, "qty": o.qty, "price": o.price}

@@ -1,0 +1,86 @@
+"""Stage 6, mirror: fan each vault order out to the vault's followers (mode `proportional`).
+
+child quantity = vault order quantity x follower equity / vault NAV x scale, both
+equity and NAV taken at the cycle's snapshot before any order, rounded down to the
+lot. A sell never exceeds the follower's holding; a vault order that closes the
+vault's whole position closes the follower's whole position. Every follower that
+gets no order for a vault order gets a logged reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from vanta.books import market_value, qty_of
+from vanta.context import Ctx, Event
+from vanta.ids import client_order_id
+from vanta.models import Follower, Order, Vault
+from vanta.money import ZERO, down
+from vanta.stages.diff import _order_event
+
+
+def _follower_block(f: Follower, v: Vault, equity: Decimal, blocked: str | None) -> str | None:
+    if f.status != "active":
+        return "offboarded"
+    if blocked is not None:
+        return blocked
+    if f.kill_switch:
+        return "follower_kill_switch"
+    floor = v.mirroring.min_account_equity if f.min_account_equity is None else f.min_account_equity
+    if equity < floor:
+        return "below_min_account_equity"
+    return None
+
+
+def run(ctx: Ctx) -> Ctx:
+    assert ctx.snap is not None
+    prices, markets = ctx.snap.prices, ctx.snap.markets
+    vaults = {v.vault_id: v for v in ctx.vault.vaults}
+    by_vault: dict[str, list[Order]] = {}
+    for o in ctx.vault_orders:
+        by_vault.setdefault(o.vault_id, []).append(o)
+    children: list[Order] = []
+    events: list[Event] = []
+    for f in ctx.registry.followers:
+        v = vaults[f.vault_id]
+        vorders = by_vault.get(f.vault_id, ())
+        acct = ctx.mem.portfolio.followers[f.follower_id]
+        equity = acct.cash.get(v.base_currency, ZERO) + market_value(acct, prices)
+        why = _follower_block(f, v, equity, ctx.blocked.get(f.vault_id))
+        if why is not None:
+            if why != "offboarded":
+                events.append(("follower_skipped", {"follower_id": f.follower_id,
+                                                    "vault_id": f.vault_id, "reason": why}))
+            continue
+        nav = ctx.vault_nav[f.vault_id]
+        vault_positions = ctx.mem.portfolio.vaults[f.vault_id].positions
+        account = f"follower:{f.follower_id}"
+        for vo in vorders:
+            lot = markets[vo.symbol].lot_size
+            held = qty_of(acct.positions.get(vo.symbol, ()))
+            qty = down(vo.qty * equity * f.scale / nav, lot) if nav > 0 else ZERO
+            reason = None
+            if vo.side == "sell":
+                if vo.qty == qty_of(vault_positions.get(vo.symbol, ())):
+                    qty = held  # the vault closes: so does the follower, dust and all
+                qty = min(qty, held)
+                if held == 0:
+                    reason = "no_position"
+            if reason is None and qty == 0:
+                reason = "rounds_to_zero"
+            if reason is None and qty * vo.price < markets[vo.symbol].min_notional:
+                reason = "below_min_notional"
+            if reason is not None:
+                events.append(("child_skipped", {"follower_id": f.follower_id,
+                                                 "parent": vo.client_order_id, "symbol": vo.symbol,
+                                                 "side": vo.side, "qty": qty, "reason": reason}))
+                continue
+            o = Order.model_construct(
+                client_order_id=client_order_id(vo.vault_id, ctx.cycle, account, "main", vo.symbol, vo.side),
+                cycle=ctx.cycle, vault_id=vo.vault_id, account=account, sleeve="main",
+                symbol=vo.symbol, side=vo.side, qty=qty, price=vo.price, status="staged", attempts=0)
+            children.append(o)
+            events.append(("child_order", _order_event(o) | {"parent": vo.client_order_id,
+                                                             "equity": equity}))
+    return replace(ctx, child_orders=tuple(children), events=(*ctx.events, *events))

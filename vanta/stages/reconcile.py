@@ -1,0 +1,49 @@
+"""Stage 9, reconcile: book the broker's fills into portfolio.json (FIFO lots), log
+every fill and rejection, and drop answered orders from the queue.
+
+The paper broker's books are vanta's own, so there is no broker balance to compare
+yet; live brokers add that comparison (see the README's roadmap)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from vanta.books import apply_fill
+from vanta.context import Ctx, Event
+from vanta.models import Account, PortfolioFile, QueueFile
+from vanta.money import ZERO
+
+
+def run(ctx: Ctx) -> Ctx:
+    assert ctx.answers is not None and ctx.queue is not None
+    answers = {f.client_order_id: f for f in ctx.answers.fills}
+    base = {v.vault_id: v.base_currency for v in ctx.vault.vaults}
+    books: dict[str, dict[str, Account]] = {"vault": dict(ctx.mem.portfolio.vaults),
+                                             "follower": dict(ctx.mem.portfolio.followers)}
+    realized: dict[str, tuple[Decimal, Decimal]] = {}
+    events: list[Event] = []
+    for o in ctx.to_submit:
+        f = answers[o.client_order_id]
+        if f.status == "rejected":
+            events.append(("reject", {"client_order_id": o.client_order_id, "account": o.account,
+                                      "reason": f.reason}))
+            continue
+        kind, _, aid = o.account.partition(":")
+        acct, pnl = apply_fill(books[kind][aid], o, f, base[o.vault_id])
+        books[kind][aid] = acct
+        r, fees = realized.get(o.account, (ZERO, ZERO))
+        realized[o.account] = (r + pnl, fees + f.fee)
+        events.append(("fill", {"client_order_id": o.client_order_id, "account": o.account,
+                                "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price,
+                                "fee": f.fee, "cash": f.cash, "realized": pnl}))
+    old = ctx.mem.portfolio
+    portfolio = PortfolioFile.model_construct(
+        schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof,
+        vaults=books["vault"], followers=books["follower"])
+    # Every paper answer is final; live brokers leave open orders queued.
+    queue = QueueFile.model_construct(
+        schema_version=ctx.queue.schema_version,
+        orders=tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
+    return replace(ctx, portfolio=portfolio, queue=queue, realized=realized,
+                   events=(*ctx.events, *events))

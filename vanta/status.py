@@ -1,0 +1,70 @@
+"""`vanta status`: vaults, followers, equity, PnL and the queue, from memory/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vanta.cycle import memory_from_raw
+from vanta.home import Home, log_tail
+
+
+def collect(home: Home) -> dict[str, Any]:
+    seq, head = log_tail(home.log)
+    mem = memory_from_raw(home.read_memory(), seq, head, "memory/")
+    ov = mem.overlay
+    vaults = []
+    for v in mem.vault.vaults:
+        p = mem.pnl.vaults.get(v.vault_id)
+        vo = ov.vaults.get(v.vault_id)
+        vaults.append({
+            "vault_id": v.vault_id, "strategy": v.strategy.kind, "universe": list(v.universe),
+            "followers": sum(1 for f in mem.registry.followers if f.vault_id == v.vault_id),
+            "state": ("killed" if ov.global_kill_switch or (vo and vo.kill_switch)
+                      else "maintenance" if vo and vo.maintenance else "active"),
+            "flip": vo.flip.to_json() if vo and vo.flip else None,
+            "pnl": p.to_json() if p else None})
+    followers = []
+    for f in mem.registry.followers:
+        p = mem.pnl.followers.get(f.follower_id)
+        followers.append({"follower_id": f.follower_id, "vault_id": f.vault_id, "scale": str(f.scale),
+                          "status": "killed" if f.kill_switch else f.status,
+                          "pnl": p.to_json() if p else None})
+    queue = [o.to_json() for o in mem.queue.orders]
+    return {"home": str(home.root), "cycle": mem.portfolio.cycle, "asof": mem.portfolio.asof,
+            "log_lines": seq, "vaults": vaults, "followers": followers, "queue": queue}
+
+
+def render(data: dict[str, Any], max_rows: int = 50) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    con.print(f"[bold]{data['home']}[/]  cycle {data['cycle']}  asof {data['asof'] or '-'}  "
+              f"log lines {data['log_lines']}")
+
+    def money(p: dict[str, Any] | None, key: str) -> str:
+        return p[key] if p else "-"
+
+    t = Table("vault", "state", "strategy", "followers", "equity", "realized", "unrealized", "fees",
+              title="Vaults")
+    for v in data["vaults"]:
+        p = v["pnl"]
+        state = v["state"] + (f" (flip {v['flip']['persona']} until {v['flip']['expires_at']})" if v["flip"] else "")
+        t.add_row(v["vault_id"], state, v["strategy"], str(v["followers"]), money(p, "equity"),
+                  money(p, "realized_pnl"), money(p, "unrealized_pnl"), money(p, "trading_fees"))
+    con.print(t)
+    fs = data["followers"]
+    t = Table("follower", "vault", "scale", "status", "equity", "realized", "unrealized", "fees",
+              title=f"Followers ({len(fs)})")
+    for f in fs[:max_rows]:
+        p = f["pnl"]
+        t.add_row(f["follower_id"], f["vault_id"], f["scale"], f["status"], money(p, "equity"),
+                  money(p, "realized_pnl"), money(p, "unrealized_pnl"), money(p, "trading_fees"))
+    if len(fs) > max_rows:
+        t.caption = f"{len(fs) - max_rows} more: use --json for all"
+    con.print(t)
+    q = data["queue"]
+    t = Table("client order id", "account", "symbol", "side", "qty", "status", title=f"Queue ({len(q)})")
+    for o in q[:max_rows]:
+        t.add_row(o["client_order_id"], o["account"], o["symbol"], o["side"], o["qty"], o["status"])
+    con.print(t)

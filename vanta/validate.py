@@ -1,0 +1,115 @@
+"""Reading and validating memory files: the bad-input edge.
+
+Every failure becomes an InputError naming the file, the JSON path, what was
+expected, what was found, and the fix. Cross-file checks (a follower of a vault
+that does not exist, a symbol with no market) are here too, so a cycle never
+starts on inconsistent state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from vanta import canonical
+from vanta.errors import InputError
+from vanta.models import MEMORY_FILES, Model
+
+M = TypeVar("M", bound=Model)
+
+_FIXES = {
+    "extra_forbidden": "remove the field, or check its spelling against schemas/",
+    "missing": "add the field",
+    "literal_error": "use one of the allowed values",
+    "greater_than_equal": "use a value in the allowed range",
+    "less_than_equal": "use a value in the allowed range",
+    "greater_than": "use a value in the allowed range",
+    "decimal_parsing": 'write a decimal number, such as 0.12 or "0.12"',
+    "decimal_type": 'write a decimal number, such as 0.12 or "0.12"',
+    "finite_number": "write a finite decimal number",
+    "string_pattern_mismatch": "use the documented format (see schemas/)",
+}
+
+
+def json_path(loc: tuple[Any, ...]) -> str:
+    return "/" + "/".join(str(p) for p in loc) if loc else "/"
+
+
+def parse(raw: bytes, model: type[M], file: str) -> M:
+    data = canonical.loads(raw, file)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        more = len(e.errors()) - 1
+        found = repr(err.get("input"))
+        if len(found) > 80:
+            found = found[:77] + "..."
+        problem = f"{err['msg'].rstrip('.').lower()}, found {found}"
+        if err["type"] == "missing":
+            problem = "required field is missing"
+        if more:
+            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
+        fix = _FIXES.get(err["type"], "correct the value (see schemas/ for the format)")
+        raise InputError(file, json_path(tuple(err["loc"])), problem, fix) from None
+
+
+def parse_memory(raw: Mapping[str, bytes], prefix: str = "memory/") -> dict[str, Model]:
+    return {name: parse(raw[name], model, prefix + name) for name, model in MEMORY_FILES.items()}
+
+
+def cross_check(models: Mapping[str, Any], prefix: str = "memory/") -> None:
+    """Consistency between files. Raises the first InputError found."""
+    vf, reg, port = models["vault.json"], models["mirror_registry.json"], models["portfolio.json"]
+    vaults = {v.vault_id: v for v in vf.vaults}
+    if len(vaults) != len(vf.vaults):
+        raise InputError(prefix + "vault.json", "/vaults", "two vaults share a vault_id", "give each vault its own id")
+    for i, v in enumerate(vf.vaults):
+        for j, sym in enumerate(v.universe):
+            mk = vf.markets.get(sym)
+            if mk is None:
+                raise InputError(prefix + "vault.json", f"/vaults/{i}/universe/{j}",
+                                 f"symbol {sym!r} has no entry in /markets", f"add /markets/{sym}")
+            if mk.quote != v.base_currency:
+                raise InputError(prefix + "vault.json", f"/markets/{sym}/quote",
+                                 f"{sym} is quoted in {mk.quote} but vault {v.vault_id} trades in {v.base_currency}",
+                                 f"remove {sym} from the vault's universe or quote it in {v.base_currency}")
+        if v.vault_id not in port.vaults:
+            raise InputError(prefix + "portfolio.json", "/vaults",
+                             f"vault {v.vault_id!r} has no model account", f"add /vaults/{v.vault_id} with its cash")
+    seen = set()
+    for i, f in enumerate(reg.followers):
+        where = f"/followers/{i}"
+        if f.follower_id in seen:
+            raise InputError(prefix + "mirror_registry.json", where, f"follower {f.follower_id!r} appears twice",
+                             "keep one entry per follower")
+        seen.add(f.follower_id)
+        if f.vault_id not in vaults:
+            raise InputError(prefix + "mirror_registry.json", where + "/vault_id",
+                             f"vault {f.vault_id!r} is not in vault.json", f"use one of {sorted(vaults)}")
+        if f.follower_id not in port.followers:
+            raise InputError(prefix + "portfolio.json", "/followers",
+                             f"follower {f.follower_id!r} has no account", f"add /followers/{f.follower_id}")
+    for kind, accounts in (("vaults", port.vaults), ("followers", port.followers)):
+        for aid, acct in accounts.items():
+            for sym, lots in acct.positions.items():
+                if sym not in vf.markets:
+                    raise InputError(prefix + "portfolio.json", f"/{kind}/{aid}/positions/{sym}",
+                                     f"position in {sym!r}, which has no market in vault.json",
+                                     f"add /markets/{sym} to vault.json")
+                for k, (q, _) in enumerate(lots):
+                    if q <= 0:
+                        raise InputError(prefix + "portfolio.json", f"/{kind}/{aid}/positions/{sym}/{k}/0",
+                                         f"lot quantity must be positive, found {q}", "remove the empty lot")
+    scores = models["conviction_score.json"].scores
+    for vid, per in scores.items():
+        if vid not in vaults:
+            raise InputError(prefix + "conviction_score.json", f"/scores/{vid}",
+                             f"vault {vid!r} is not in vault.json", f"use one of {sorted(vaults)}")
+        for sym in per:
+            if sym not in vaults[vid].universe:
+                raise InputError(prefix + "conviction_score.json", f"/scores/{vid}/{sym}",
+                                 f"{sym!r} is not in vault {vid}'s universe",
+                                 "add it to the universe in vault.json or remove the score")
