@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from vanta.models import Account, Fill, Lot, Order
-from vanta.money import ZERO, ceil, cash_step
+from vanta.money import ZERO, cash_step, ceil
 
 
 def qty_of(lots: Iterable[Lot]) -> Decimal:
@@ -82,4 +82,4 @@ def apply_fill(
         positions[order.symbol] = lots
     else:
         positions.pop(order.symbol, None)
-    return Account.model_construct(cash=cash, positions=positions), realized
+    return Account.make(cash=cash, positions=positions), realized

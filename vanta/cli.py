@@ -150,7 +150,7 @@ def replay(
         if not r.ok:
             failed.append(n)
             if not json:
-                for name, diff in r.mismatches.items():
+                for _name, diff in r.mismatches.items():
                     sys.stdout.write(diff)
                 print(f"cycle {n}: MISMATCH in {', '.join(sorted(r.mismatches))}")
         elif not json:

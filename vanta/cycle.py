@@ -159,8 +159,8 @@ class LiveEdge:
     def market(self, ctx: Ctx) -> MarketSnapshot:
         vf = ctx.vault
         symbols = sorted(vf.markets)
-        bars = feed.bars_for(vf.market_data, symbols, self.home.root, ctx.cycle)
-        index = feed.bar_for_cycle(bars, ctx.cycle, vf.market_data.source)
+        bars = feed.bars_for(vf.market_data, symbols, self.home.root, vf.market_data.start_bar + ctx.cycle)
+        index = feed.bar_for_cycle(bars, ctx.cycle, vf.market_data)
         bar = bars[index]
         missing = [s for s in symbols if s not in bar.closes]
         if missing:
@@ -170,7 +170,7 @@ class LiveEdge:
         depth = max((v.strategy.lookback for v in vf.vaults if v.strategy.kind == "momentum"), default=0)
         history = {s: tuple(b.closes[s] for b in bars[max(0, index - depth):index] if s in b.closes)
                    for s in symbols} if depth else {}
-        return MarketSnapshot.model_construct(
+        return MarketSnapshot.make(
             schema_version="vanta.market_snapshot/1", cycle=ctx.cycle, asof=ctx.asof, bar=index,
             bar_time=bar.time, prices={s: bar.closes[s] for s in symbols}, history=history,
             markets=dict(vf.markets))
@@ -188,7 +188,7 @@ class LiveEdge:
             {vid: v.execution for vid, v in vaults.items()}, ctx.vault.markets,
             {vid: v.base_currency for vid, v in vaults.items()})
         faults.point("broker_answered")
-        return BrokerAnswers.model_construct(
+        return BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",
             fills=tuple(sorted(fills, key=lambda f: f.client_order_id)))
 
@@ -196,12 +196,12 @@ class LiveEdge:
         assert ctx.snap is not None and ctx.answers is not None
         put = self._put
         inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
-        inputs["market_snapshot.json"] = put(canonical.dumps(ctx.snap.to_json()))
-        inputs["broker_answers.json"] = put(canonical.dumps(ctx.answers.to_json()))
+        inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap.to_json()))
+        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.answers.to_json()))
         outputs = {name if name.endswith(".jsonl") else f"memory/{name}": put(data)
                    for name, data in ctx.outputs.items()}
         head_after = _last_hash(ctx.outputs["trade_log.jsonl"]) or ctx.mem.log_head
-        man = Manifest.model_construct(
+        man = Manifest.make(
             schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
             vanta_version=__version__, inputs=inputs, outputs=outputs,
             log_head_before=ctx.mem.log_head, log_head_after=head_after, log_seq_before=ctx.mem.log_seq)

@@ -1,4 +1,4 @@
-"""Price feeds for paper trading: one bar per cycle (cycle N reads bar N-1).
+"""Price feeds for paper trading: one bar per cycle (cycle N reads bar start_bar + N - 1).
 
 `builtin`: monthly closes of AAPL, AMZN, IBM and MSFT, 2000-01 to 2010-03, from the
 vega_datasets package (see vanta/data/SOURCE.md). `synthetic`: a seeded random walk,
@@ -79,9 +79,9 @@ def bars_for(md: MarketData, symbols: list[str], home: Path, need: int) -> list[
                          "point path at an existing CSV file in the home") from None
 
 
-def bar_for_cycle(bars: list[Bar], cycle: int, source: str) -> int:
-    index = cycle - 1
+def bar_for_cycle(bars: list[Bar], cycle: int, md: MarketData) -> int:
+    index = md.start_bar + cycle - 1
     if index >= len(bars):
-        raise StateError(f"the {source} feed has {len(bars)} bars and cycle {cycle} needs bar {cycle}; "
+        raise StateError(f"the {md.source} feed has {len(bars)} bars and cycle {cycle} needs bar {index + 1}; "
                          "extend the feed (market_data in vault.json) or start a new home")
     return index

@@ -18,7 +18,7 @@ from vanta import canonical
 from vanta.errors import StateError
 from vanta.models import MEMORY_FILES
 
-GITIGNORE = "# vanta's working files: the lock, journal, in-flight record, and the paper venue's books\n.vanta/\nbroker/\n"
+GITIGNORE = "# vanta's working files: lock, journal, in-flight record, the paper venue's books\n.vanta/\nbroker/\n"
 
 
 def _empty_files() -> dict[str, Any]:
@@ -48,7 +48,7 @@ def example_files() -> dict[str, Any]:
     symbols = ["AAPL", "AMZN", "IBM", "MSFT"]
     vault = {
         "schema": "vanta.vault/1",
-        "market_data": {"source": "builtin"},
+        "market_data": {"source": "builtin", "start_bar": 3},
         "markets": {s: _market() for s in symbols},
         "vaults": [
             {"vault_id": "V_CORE", "base_currency": "USD", "personas": ["risk_averse", "contrarian", "aggressive"],
@@ -93,12 +93,13 @@ def synthetic_files(followers: int, symbols: int, seed: int) -> dict[str, Any]:
     syms = [f"S{i:03d}" for i in range(symbols)]
     vault = {
         "schema": "vanta.vault/1",
-        "market_data": {"source": "synthetic", "seed": seed},
+        "market_data": {"source": "synthetic", "seed": seed, "start_bar": 10},
         "markets": {s: _market() for s in syms},
         "vaults": [{"vault_id": "V_SYN", "base_currency": "USD",
-                    "risk": {"max_drawdown": "0.2", "max_single_pos_pct": str(min(Decimal(1), Decimal(3) / symbols))},
+                    "risk": {"max_drawdown": "0.2", "max_single_pos_pct": str(min(Decimal(1), Decimal(3) / symbols)),
+                             "rebalance_band": "0.01"},
                     "mirroring": {"mode": "proportional", "min_account_equity": "1000"},
-                    "strategy": {"kind": "momentum", "lookback": 1, "full_scale": "0.01"},
+                    "strategy": {"kind": "momentum", "lookback": 10, "full_scale": "0.10"},
                     "universe": syms,
                     "execution": {"adapter": "paper", "slippage_bps": "5", "fee_bps": "10"}}],
     }

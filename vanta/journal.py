@@ -76,20 +76,20 @@ def roll_forward(home: Home) -> None:
     except Exception as e:  # noqa: BLE001 - the journal is written by rename; this is disk damage
         raise StateError(f"{home.journal} is unreadable ({e}); restore the home from a backup") from None
     dirs = set()
-    for e in plan["files"]:
-        target, staged = home.root / e["target"], staging / e["staged"]
+    for f in plan["files"]:
+        target, staged = home.root / f["target"], staging / f["staged"]
         if staged.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged, target)
             dirs.add(target.parent)
             faults.point("renamed_file")
-        elif hashlib.sha256(target.read_bytes()).hexdigest() != e["sha256"]:
-            raise StateError(f"{e['target']} does not match the journal and its staged copy is gone; "
+        elif hashlib.sha256(target.read_bytes()).hexdigest() != f["sha256"]:
+            raise StateError(f"{f['target']} does not match the journal and its staged copy is gone; "
                              "restore the home from a backup")
-    for e in plan["appends"]:
-        target, data = home.root / e["target"], (staging / e["staged"]).read_bytes()
+    for a in plan["appends"]:
+        target, data = home.root / a["target"], (staging / a["staged"]).read_bytes()
         with open(target, "ab") as fh:
-            fh.truncate(e["offset"])
+            fh.truncate(a["offset"])
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

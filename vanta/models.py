@@ -10,7 +10,7 @@ construction, so a file's bytes depend on its content only.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -63,6 +63,19 @@ class Model(BaseModel):
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
 
+    @classmethod
+    def make(cls, **values: Any) -> Self:
+        """Build from values a stage already holds as valid types, every field given.
+
+        The hot-path twin of model_construct (several times faster): stages make
+        hundreds of thousands of orders and fills, validated when files are read."""
+        m = cls.__new__(cls)
+        object.__setattr__(m, "__dict__", values)
+        object.__setattr__(m, "__pydantic_fields_set__", set(values))
+        object.__setattr__(m, "__pydantic_extra__", None)
+        object.__setattr__(m, "__pydantic_private__", None)
+        return m
+
 
 def _sorted_by(key: str) -> AfterValidator:
     """Sort a list of models by `key` so written order never depends on history."""
@@ -84,6 +97,9 @@ def _schema(name: str) -> Any:
 class Risk(Model):
     max_drawdown: Fraction = Decimal("0.2")
     max_single_pos_pct: Fraction = Decimal("0.1")
+    rebalance_band: Fraction = Decimal(0)
+    """No order while |target - held| is worth less than this fraction of NAV (closes
+    always go through): keeps a vault from paying fees to chase noise."""
 
 
 class FeeTerms(Model):
@@ -149,6 +165,8 @@ class MarketData(Model):
     source: Literal["builtin", "synthetic", "csv"] = "builtin"
     seed: int = 0
     path: str | None = None
+    start_bar: int = Field(default=0, ge=0)
+    """Cycle N reads bar start_bar + N - 1, so indicators can start with history."""
 
 
 class VaultFile(Model):

@@ -44,23 +44,35 @@ def cash_step(currency: str) -> Decimal:
     return Decimal(1).scaleb(-CURRENCY_SCALE[currency])
 
 
+def _pow10(step: Decimal) -> bool:
+    return step.as_tuple().digits == (1,)
+
+
 def down(x: Decimal, step: Decimal) -> Decimal:
     """Round toward zero to a multiple of `step` (lots, weights)."""
+    if _pow10(step):
+        return x.quantize(step, rounding=ROUND_DOWN)
     return ((x / step).to_integral_value(rounding=ROUND_DOWN) * step).quantize(step)
 
 
 def floor(x: Decimal, step: Decimal) -> Decimal:
     """Round toward -infinity to a multiple of `step` (amounts an account receives)."""
+    if _pow10(step):
+        return x.quantize(step, rounding=ROUND_FLOOR)
     return ((x / step).to_integral_value(rounding=ROUND_FLOOR) * step).quantize(step)
 
 
 def ceil(x: Decimal, step: Decimal) -> Decimal:
     """Round toward +infinity to a multiple of `step` (amounts an account pays)."""
+    if _pow10(step):
+        return x.quantize(step, rounding=ROUND_CEILING)
     return ((x / step).to_integral_value(rounding=ROUND_CEILING) * step).quantize(step)
 
 
 def half_even(x: Decimal, step: Decimal) -> Decimal:
     """Nearest multiple of `step`, ties to even (reported figures, never balances)."""
+    if _pow10(step):
+        return x.quantize(step, rounding=ROUND_HALF_EVEN)
     return ((x / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(step)
 
 

@@ -15,7 +15,15 @@ from pydantic import ValidationError
 
 from vanta import canonical
 from vanta.errors import InputError
-from vanta.models import MEMORY_FILES, Model
+from vanta.models import (
+    MEMORY_FILES,
+    ConvictionFile,
+    Model,
+    PortfolioFile,
+    RegistryFile,
+    Vault,
+    VaultFile,
+)
 
 M = TypeVar("M", bound=Model)
 
@@ -62,54 +70,71 @@ def parse_memory(raw: Mapping[str, bytes], prefix: str = "memory/") -> dict[str,
 
 def cross_check(models: Mapping[str, Any], prefix: str = "memory/") -> None:
     """Consistency between files. Raises the first InputError found."""
-    vf, reg, port = models["vault.json"], models["mirror_registry.json"], models["portfolio.json"]
+    vaults = _check_vaults(models["vault.json"], models["portfolio.json"], prefix)
+    _check_followers(models["mirror_registry.json"], vaults, models["portfolio.json"], prefix)
+    _check_positions(models["portfolio.json"], models["vault.json"], prefix)
+    _check_scores(models["conviction_score.json"], vaults, prefix)
+
+
+def _check_vaults(vf: VaultFile, port: PortfolioFile, prefix: str) -> dict[str, Vault]:
+    file = prefix + "vault.json"
     vaults = {v.vault_id: v for v in vf.vaults}
     if len(vaults) != len(vf.vaults):
-        raise InputError(prefix + "vault.json", "/vaults", "two vaults share a vault_id", "give each vault its own id")
+        raise InputError(file, "/vaults", "two vaults share a vault_id", "give each vault its own id")
     for i, v in enumerate(vf.vaults):
         for j, sym in enumerate(v.universe):
             mk = vf.markets.get(sym)
             if mk is None:
-                raise InputError(prefix + "vault.json", f"/vaults/{i}/universe/{j}",
-                                 f"symbol {sym!r} has no entry in /markets", f"add /markets/{sym}")
+                raise InputError(file, f"/vaults/{i}/universe/{j}", f"symbol {sym!r} has no entry in /markets",
+                                 f"add /markets/{sym}")
             if mk.quote != v.base_currency:
-                raise InputError(prefix + "vault.json", f"/markets/{sym}/quote",
+                raise InputError(file, f"/markets/{sym}/quote",
                                  f"{sym} is quoted in {mk.quote} but vault {v.vault_id} trades in {v.base_currency}",
                                  f"remove {sym} from the vault's universe or quote it in {v.base_currency}")
         if v.vault_id not in port.vaults:
-            raise InputError(prefix + "portfolio.json", "/vaults",
-                             f"vault {v.vault_id!r} has no model account", f"add /vaults/{v.vault_id} with its cash")
+            raise InputError(prefix + "portfolio.json", "/vaults", f"vault {v.vault_id!r} has no model account",
+                             f"add /vaults/{v.vault_id} with its cash")
+    return vaults
+
+
+def _check_followers(reg: RegistryFile, vaults: dict[str, Vault], port: PortfolioFile, prefix: str) -> None:
+    file = prefix + "mirror_registry.json"
     seen = set()
     for i, f in enumerate(reg.followers):
-        where = f"/followers/{i}"
         if f.follower_id in seen:
-            raise InputError(prefix + "mirror_registry.json", where, f"follower {f.follower_id!r} appears twice",
+            raise InputError(file, f"/followers/{i}", f"follower {f.follower_id!r} appears twice",
                              "keep one entry per follower")
         seen.add(f.follower_id)
         if f.vault_id not in vaults:
-            raise InputError(prefix + "mirror_registry.json", where + "/vault_id",
-                             f"vault {f.vault_id!r} is not in vault.json", f"use one of {sorted(vaults)}")
+            raise InputError(file, f"/followers/{i}/vault_id", f"vault {f.vault_id!r} is not in vault.json",
+                             f"use one of {sorted(vaults)}")
         if f.follower_id not in port.followers:
-            raise InputError(prefix + "portfolio.json", "/followers",
-                             f"follower {f.follower_id!r} has no account", f"add /followers/{f.follower_id}")
+            raise InputError(prefix + "portfolio.json", "/followers", f"follower {f.follower_id!r} has no account",
+                             f"add /followers/{f.follower_id}")
+
+
+def _check_positions(port: PortfolioFile, vf: VaultFile, prefix: str) -> None:
+    file = prefix + "portfolio.json"
     for kind, accounts in (("vaults", port.vaults), ("followers", port.followers)):
         for aid, acct in accounts.items():
             for sym, lots in acct.positions.items():
+                where = f"/{kind}/{aid}/positions/{sym}"
                 if sym not in vf.markets:
-                    raise InputError(prefix + "portfolio.json", f"/{kind}/{aid}/positions/{sym}",
-                                     f"position in {sym!r}, which has no market in vault.json",
+                    raise InputError(file, where, f"position in {sym!r}, which has no market in vault.json",
                                      f"add /markets/{sym} to vault.json")
                 for k, (q, _) in enumerate(lots):
                     if q <= 0:
-                        raise InputError(prefix + "portfolio.json", f"/{kind}/{aid}/positions/{sym}/{k}/0",
-                                         f"lot quantity must be positive, found {q}", "remove the empty lot")
-    scores = models["conviction_score.json"].scores
-    for vid, per in scores.items():
+                        raise InputError(file, f"{where}/{k}/0", f"lot quantity must be positive, found {q}",
+                                         "remove the empty lot")
+
+
+def _check_scores(conv: ConvictionFile, vaults: dict[str, Vault], prefix: str) -> None:
+    file = prefix + "conviction_score.json"
+    for vid, per in conv.scores.items():
         if vid not in vaults:
-            raise InputError(prefix + "conviction_score.json", f"/scores/{vid}",
-                             f"vault {vid!r} is not in vault.json", f"use one of {sorted(vaults)}")
+            raise InputError(file, f"/scores/{vid}", f"vault {vid!r} is not in vault.json",
+                             f"use one of {sorted(vaults)}")
         for sym in per:
             if sym not in vaults[vid].universe:
-                raise InputError(prefix + "conviction_score.json", f"/scores/{vid}/{sym}",
-                                 f"{sym!r} is not in vault {vid}'s universe",
+                raise InputError(file, f"/scores/{vid}/{sym}", f"{sym!r} is not in vault {vid}'s universe",
                                  "add it to the universe in vault.json or remove the score")

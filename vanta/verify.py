@@ -54,7 +54,7 @@ def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
             problems.append(f"{name}: expected cycle {i} here (bundles must be contiguous from 1)")
         try:
             man = bundle.load_manifest(home, n)
-            for key, sha in sorted({**man.inputs, **man.outputs}.items()):
+            for _key, sha in sorted({**man.inputs, **man.outputs}.items()):
                 bundle.get(home, sha)
         except (StateError, InputError) as e:
             problems.append(f"{name}: {e.message}")

@@ -41,13 +41,13 @@ def price_fill(order: Order, ex: Execution, market: Market, currency: str,
         notional = floor(order.qty * px, step)
         fee = ceil(notional * ex.fee_bps / BPS, step)
         delta = notional - fee
-    return Fill.model_construct(client_order_id=order.client_order_id, status="filled", qty=order.qty,
+    return Fill.make(client_order_id=order.client_order_id, status="filled", qty=order.qty,
                                 price=px, fee=fee, cash=delta, reason=None)
 
 
 def _reject(order: Order, reason: str, step: Decimal) -> Fill:
     z = ZERO.quantize(step)
-    return Fill.model_construct(client_order_id=order.client_order_id, status="rejected", qty=ZERO,
+    return Fill.make(client_order_id=order.client_order_id, status="rejected", qty=ZERO,
                                 price=ZERO, fee=z, cash=z, reason=reason)
 
 
@@ -88,7 +88,7 @@ class PaperBroker:
             f = known.get(o.client_order_id)
             if f is None:
                 f = price_fill(o, execution[o.vault_id], markets[o.symbol], ccy, c, h)
-                fresh.append(canonical.dumps_line(f.to_json()))
+                fresh.append(canonical.dumps_line_trusted(f.__dict__))
             cash[o.account] = c + f.cash
             held[(o.account, o.symbol)] = h + (f.qty if o.side == "buy" else -f.qty)
             answers.append(f)

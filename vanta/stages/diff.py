@@ -1,9 +1,11 @@
 """Stage 5, diff: each vault's model holdings against targets x model NAV -> vault orders.
 
-target quantity = weight x NAV / price, rounded down to the lot; the order is the
-difference, rounded toward zero to the lot (a target of zero sells the whole
-position). An order under the market's min notional is dropped and logged.
-NAV is taken at the cycle's snapshot prices, before any order.
+target quantity = weight x sized NAV / price, rounded down to the lot, where sized
+NAV = NAV x (1 - 2 x (slippage_bps + fee_bps) / 10000) keeps enough cash to pay one
+full turn of trading costs. The order is the difference, rounded toward zero to the
+lot; a target of zero sells the whole position. An order worth less than the
+vault's rebalance band x NAV, or under the market's min notional, is dropped and
+logged. NAV is taken at the cycle's snapshot prices, before any order.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from vanta.books import market_value, qty_of
 from vanta.context import Ctx, Event
 from vanta.ids import client_order_id
 from vanta.models import Order
-from vanta.money import ZERO, down
+from vanta.money import BPS, ONE, ZERO, down
 
 
 def run(ctx: Ctx) -> Ctx:
@@ -31,10 +33,12 @@ def run(ctx: Ctx) -> Ctx:
         if v.vault_id in ctx.blocked:
             continue
         w = ctx.allocation.vaults[v.vault_id]["baseline"]
+        sized = nav * (ONE - 2 * (v.execution.slippage_bps + v.execution.fee_bps) / BPS)
+        band = v.risk.rebalance_band * nav
         for sym in sorted(set(v.universe) | set(acct.positions)):
             held = qty_of(acct.positions.get(sym, ()))
             price, lot = prices[sym], markets[sym].lot_size
-            target = down(w.get(sym, ZERO) * nav / price, lot)
+            target = down(w.get(sym, ZERO) * sized / price, lot)
             if target == 0 and held > 0:
                 side, qty = "sell", held
             elif target > held:
@@ -44,14 +48,18 @@ def run(ctx: Ctx) -> Ctx:
             if qty == 0:
                 continue
             notional = qty * price
-            if notional < markets[sym].min_notional:
+            reason = None
+            if notional < band and target > 0:
+                reason = "inside_rebalance_band"
+            elif notional < markets[sym].min_notional:
+                reason = "below_min_notional"
+            if reason is not None:
                 events.append(("vault_order_skipped", {
-                    "vault_id": v.vault_id, "symbol": sym, "side": side, "qty": qty,
-                    "reason": "below_min_notional", "notional": notional,
-                    "min_notional": markets[sym].min_notional}))
+                    "vault_id": v.vault_id, "symbol": sym, "side": side, "qty": qty, "reason": reason,
+                    "notional": notional, "min_notional": markets[sym].min_notional, "band": band}))
                 continue
             account = f"vault:{v.vault_id}"
-            o = Order.model_construct(
+            o = Order.make(
                 client_order_id=client_order_id(v.vault_id, ctx.cycle, account, "main", sym, side),
                 cycle=ctx.cycle, vault_id=v.vault_id, account=account, sleeve="main",
                 symbol=sym, side=side, qty=qty, price=price, status="staged", attempts=0)

@@ -1,6 +1,6 @@
 """Stage 6, mirror: fan each vault order out to the vault's followers (mode `proportional`).
 
-child quantity = vault order quantity x follower equity / vault NAV x scale, both
+child quantity = vault order quantity x (follower equity x scale / vault NAV), both
 equity and NAV taken at the cycle's snapshot before any order, rounded down to the
 lot. A sell never exceeds the follower's holding; a vault order that closes the
 vault's whole position closes the follower's whole position. Every follower that
@@ -56,10 +56,11 @@ def run(ctx: Ctx) -> Ctx:
         nav = ctx.vault_nav[f.vault_id]
         vault_positions = ctx.mem.portfolio.vaults[f.vault_id].positions
         account = f"follower:{f.follower_id}"
+        ratio = equity * f.scale / nav if nav > 0 else ZERO
         for vo in vorders:
             lot = markets[vo.symbol].lot_size
             held = qty_of(acct.positions.get(vo.symbol, ()))
-            qty = down(vo.qty * equity * f.scale / nav, lot) if nav > 0 else ZERO
+            qty = down(vo.qty * ratio, lot)
             reason = None
             if vo.side == "sell":
                 if vo.qty == qty_of(vault_positions.get(vo.symbol, ())):
@@ -76,7 +77,7 @@ def run(ctx: Ctx) -> Ctx:
                                                  "parent": vo.client_order_id, "symbol": vo.symbol,
                                                  "side": vo.side, "qty": qty, "reason": reason}))
                 continue
-            o = Order.model_construct(
+            o = Order.make(
                 client_order_id=client_order_id(vo.vault_id, ctx.cycle, account, "main", vo.symbol, vo.side),
                 cycle=ctx.cycle, vault_id=vo.vault_id, account=account, sleeve="main",
                 symbol=vo.symbol, side=vo.side, qty=qty, price=vo.price, status="staged", attempts=0)

@@ -18,18 +18,18 @@ def run(ctx: Ctx) -> Ctx:
             vaults[vid] = vo.model_copy(update={"flip": None})
             events.append(("flip_expired", {"vault_id": vid, "persona": vo.flip.persona,
                                             "expires_at": vo.flip.expires_at}))
-    new_ov = ov if not events else OverlayFile.model_construct(
+    new_ov = ov if not events else OverlayFile.make(
         schema_version=ov.schema_version, global_kill_switch=ov.global_kill_switch, vaults=vaults)
 
     blocked: dict[str, str] = {}
     for v in ctx.vault.vaults:
-        vo = vaults.get(v.vault_id)
+        ovr = vaults.get(v.vault_id)
         # The strongest reason is recorded: global kill, vault kill, maintenance.
         if ov.global_kill_switch:
             blocked[v.vault_id] = "global_kill_switch"
-        elif vo is not None and vo.kill_switch:
+        elif ovr is not None and ovr.kill_switch:
             blocked[v.vault_id] = "vault_kill_switch"
-        elif vo is not None and vo.maintenance:
+        elif ovr is not None and ovr.maintenance:
             blocked[v.vault_id] = "maintenance"
     events += [("vault_blocked", {"vault_id": vid, "reason": r}) for vid, r in sorted(blocked.items())]
     return replace(ctx, overlay=new_ov, blocked=blocked, events=(*ctx.events, *events))

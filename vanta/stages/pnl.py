@@ -20,7 +20,7 @@ def _pnl(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, Decimal]
     mv = half_even(market_value(acct, prices), step)
     cost = sum((cost_of(lots) for lots in acct.positions.values()), ZERO).quantize(step)
     r, fees = booked or (ZERO, ZERO)
-    return AccountPnl.model_construct(
+    return AccountPnl.make(
         equity=cash + mv, cash=cash, market_value=mv, cost_basis=cost,
         realized_pnl=(prev.realized_pnl if prev else ZERO.quantize(step)) + r,
         unrealized_pnl=mv - cost,
@@ -38,7 +38,7 @@ def run(ctx: Ctx) -> Ctx:
     followers = {fid: _pnl(a, prev.followers.get(fid), ctx.realized.get(f"follower:{fid}"),
                            base[fvault[fid]], prices)
                  for fid, a in ctx.portfolio.followers.items()}
-    pnl = PnlFile.model_construct(schema_version=prev.schema_version, cycle=ctx.cycle, asof=ctx.asof,
+    pnl = PnlFile.make(schema_version=prev.schema_version, cycle=ctx.cycle, asof=ctx.asof,
                                   vaults=vaults, followers=followers)
     event = ("pnl", {"vaults": {vid: {"equity": p.equity, "realized_pnl": p.realized_pnl,
                                       "unrealized_pnl": p.unrealized_pnl}

@@ -18,7 +18,7 @@ def run(ctx: Ctx) -> Ctx:
     waiting: dict[str, Order] = {o.client_order_id: o for o in ctx.mem.queue.orders if o.client_order_id not in new}
     merged = {**waiting, **new}
     submit = tuple(sorted(merged.values(), key=execution_order))
-    queue = QueueFile.model_construct(
+    queue = QueueFile.make(
         schema_version=ctx.mem.queue.schema_version,
         orders=tuple(sorted(merged.values(), key=lambda o: o.client_order_id)))
     return replace(ctx, queue=queue, to_submit=submit)

@@ -38,11 +38,11 @@ def run(ctx: Ctx) -> Ctx:
                                 "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price,
                                 "fee": f.fee, "cash": f.cash, "realized": pnl}))
     old = ctx.mem.portfolio
-    portfolio = PortfolioFile.model_construct(
+    portfolio = PortfolioFile.make(
         schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof,
         vaults=books["vault"], followers=books["follower"])
     # Every paper answer is final; live brokers leave open orders queued.
-    queue = QueueFile.model_construct(
+    queue = QueueFile.make(
         schema_version=ctx.queue.schema_version,
         orders=tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
     return replace(ctx, portfolio=portfolio, queue=queue, realized=realized,

@@ -52,8 +52,8 @@ def run(ctx: Ctx) -> Ctx:
         events.append(("signal", {"vault_id": v.vault_id, "scores": dict(sorted(scores.items()))}))
         events.append(("target", {"vault_id": v.vault_id, "persona": "baseline", "weights": w}))
     old = ctx.mem.conviction
-    conviction = old if conv == old.scores else ConvictionFile.model_construct(
+    conviction = old if conv == old.scores else ConvictionFile.make(
         schema_version=old.schema_version, scores=conv)
-    allocation = AllocationFile.model_construct(
+    allocation = AllocationFile.make(
         schema_version=ctx.mem.allocation.schema_version, cycle=ctx.cycle, asof=ctx.asof, vaults=alloc)
     return replace(ctx, conviction=conviction, allocation=allocation, events=(*ctx.events, *events))

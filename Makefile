@@ -1,0 +1,35 @@
+# The few commands people type. Each installs what it needs into .venv first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: demo test bench lint schema
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# The main job on the embedded default: the example home, the paper broker, eight cycles.
+demo: $(STAMP)
+	$(BIN)/vanta init demo-home --force
+	for day in 01 02 03 04 05 06 07 08; do \
+	  $(BIN)/vanta cycle --home demo-home --asof 2026-11-$${day}T00:00:00Z || exit $$?; \
+	done
+	$(BIN)/vanta status --home demo-home
+	$(BIN)/vanta replay --all --home demo-home
+	$(BIN)/vanta verify --home demo-home
+
+lint: $(STAMP)
+	$(BIN)/ruff check vanta tests
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m vanta.bench
+
+schema: $(STAMP)
+	$(BIN)/vanta schema schemas
