@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint schema
+.PHONY: demo test bench lint schema example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,11 @@ bench: $(STAMP)
 
 schema: $(STAMP)
 	$(BIN)/vanta schema schemas
+
+# Regenerate the repo's own example home (memory/, replays/): the golden replays the
+# tests check. Run it after a change that deliberately changes a cycle's output bytes.
+example: $(STAMP)
+	$(BIN)/vanta init . --force
+	for day in 01 02 03 04; do \
+	  $(BIN)/vanta cycle --home . --asof 2026-11-$${day}T00:00:00Z || exit $$?; \
+	done

@@ -15,7 +15,8 @@ def schemas() -> dict[str, bytes]:
         doc = model.model_json_schema(by_alias=True, mode="validation")
         doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"vanta/{stem}.schema.json",
                "description_file": name, **doc}
-        out[f"{stem}.schema.json"] = canonical.dumps(doc)
+        # Schema bounds (minimum: 0.0) are numbers by design; this is no money file.
+        out[f"{stem}.schema.json"] = canonical.dumps_trusted(doc)
     return out
 
 
