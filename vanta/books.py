@@ -62,24 +62,33 @@ def consume_fifo(lots: tuple[Lot, ...], qty: Decimal, currency: str) -> tuple[tu
     return tuple(out), consumed
 
 
-def apply_fill(
-    account: Account, order: Order, fill: Fill, currency: str
-) -> tuple[Account, Decimal]:
-    """Book one filled order. Returns (new account, realized PnL of this fill)."""
+def apply_fills(
+    account: Account, fills: Iterable[tuple[Order, Fill]], currency: str
+) -> tuple[Account, list[Decimal]]:
+    """Book filled orders, in execution order. Returns (new account, realized PnL of
+    each fill: zero for a buy)."""
     cash = dict(account.cash)
     positions = dict(account.positions)
-    lots = positions.get(order.symbol, ())
-    cash[currency] = cash.get(currency, ZERO) + fill.cash
-    if cash[currency] < 0:
-        raise ValueError(f"{order.account}: fill {fill.client_order_id} overdraws {currency}")
-    realized = ZERO
-    if order.side == "buy":
-        lots = (*lots, (fill.qty, -fill.cash))
-    else:
-        lots, consumed = consume_fifo(lots, fill.qty, currency)
-        realized = fill.cash - consumed
-    if lots:
-        positions[order.symbol] = lots
-    else:
-        positions.pop(order.symbol, None)
+    realized: list[Decimal] = []
+    for order, fill in fills:
+        lots = positions.get(order.symbol, ())
+        cash[currency] = cash.get(currency, ZERO) + fill.cash
+        if cash[currency] < 0:
+            raise ValueError(f"{order.account}: fill {fill.client_order_id} overdraws {currency}")
+        if order.side == "buy":
+            lots = (*lots, (fill.qty, -fill.cash))
+            realized.append(ZERO)
+        else:
+            lots, consumed = consume_fifo(lots, fill.qty, currency)
+            realized.append(fill.cash - consumed)
+        if lots:
+            positions[order.symbol] = lots
+        else:
+            positions.pop(order.symbol, None)
     return Account.make(cash=cash, positions=positions), realized
+
+
+def apply_fill(account: Account, order: Order, fill: Fill, currency: str) -> tuple[Account, Decimal]:
+    """Book one filled order. Returns (new account, realized PnL of this fill)."""
+    acct, realized = apply_fills(account, ((order, fill),), currency)
+    return acct, realized[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from vanta.books import market_value, qty_of
+from vanta.books import qty_of
 from vanta.context import Ctx, Event
 from vanta.ids import client_order_id
 from vanta.models import Follower, Order, Vault
@@ -46,7 +46,9 @@ def run(ctx: Ctx) -> Ctx:
         v = vaults[f.vault_id]
         vorders = by_vault.get(f.vault_id, ())
         acct = ctx.mem.portfolio.followers[f.follower_id]
-        equity = acct.cash.get(v.base_currency, ZERO) + market_value(acct, prices)
+        holding = {sym: qty_of(lots) for sym, lots in acct.positions.items()}
+        equity = acct.cash.get(v.base_currency, ZERO) + sum(
+            (q * prices[sym] for sym, q in holding.items()), ZERO)
         why = _follower_block(f, v, equity, ctx.blocked.get(f.vault_id))
         if why is not None:
             if why != "offboarded":
@@ -59,7 +61,7 @@ def run(ctx: Ctx) -> Ctx:
         ratio = equity * f.scale / nav if nav > 0 else ZERO
         for vo in vorders:
             lot = markets[vo.symbol].lot_size
-            held = qty_of(acct.positions.get(vo.symbol, ()))
+            held = holding.get(vo.symbol, ZERO)
             qty = down(vo.qty * ratio, lot)
             reason = None
             if vo.side == "sell":

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from itertools import groupby
 
-from vanta.books import apply_fill
+from vanta.books import apply_fills
 from vanta.context import Ctx, Event
 from vanta.models import Account, PortfolioFile, QueueFile
 from vanta.money import ZERO
@@ -23,20 +24,27 @@ def run(ctx: Ctx) -> Ctx:
                                              "follower": dict(ctx.mem.portfolio.followers)}
     realized: dict[str, tuple[Decimal, Decimal]] = {}
     events: list[Event] = []
-    for o in ctx.to_submit:
-        f = answers[o.client_order_id]
-        if f.status == "rejected":
-            events.append(("reject", {"client_order_id": o.client_order_id, "account": o.account,
-                                      "reason": f.reason}))
-            continue
-        kind, _, aid = o.account.partition(":")
-        acct, pnl = apply_fill(books[kind][aid], o, f, base[o.vault_id])
-        books[kind][aid] = acct
-        r, fees = realized.get(o.account, (ZERO, ZERO))
-        realized[o.account] = (r + pnl, fees + f.fee)
-        events.append(("fill", {"client_order_id": o.client_order_id, "account": o.account,
-                                "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price,
-                                "fee": f.fee, "cash": f.cash, "realized": pnl}))
+    # to_submit is in execution order, so each account's orders are adjacent.
+    for account, group in groupby(ctx.to_submit, key=lambda o: o.account):
+        orders = list(group)
+        filled = [(o, answers[o.client_order_id]) for o in orders
+                  if answers[o.client_order_id].status == "filled"]
+        pnl_of: dict[str, Decimal] = {}
+        if filled:
+            kind, _, aid = account.partition(":")
+            acct, pnls = apply_fills(books[kind][aid], filled, base[filled[0][0].vault_id])
+            books[kind][aid] = acct
+            realized[account] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
+            pnl_of = {o.client_order_id: p for (o, _), p in zip(filled, pnls, strict=True)}
+        for o in orders:
+            f = answers[o.client_order_id]
+            if f.status == "rejected":
+                events.append(("reject", {"client_order_id": o.client_order_id, "account": o.account,
+                                          "reason": f.reason}))
+            else:
+                events.append(("fill", {"client_order_id": o.client_order_id, "account": o.account,
+                                        "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price,
+                                        "fee": f.fee, "cash": f.cash, "realized": pnl_of[o.client_order_id]}))
     old = ctx.mem.portfolio
     portfolio = PortfolioFile.make(
         schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof,
