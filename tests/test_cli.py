@@ -150,9 +150,6 @@ def test_replay_without_arguments_is_a_usage_error(home: Path) -> None:
     assert "latest" in r.stderr and "--all" in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: vanta/cli.py replay(): home_mod.resolve(home) runs before the arguments are checked, so "
-    "`vanta replay` outside a home exits 7 ('... is not a vanta home') instead of 2 (usage)"))
 def test_replay_without_arguments_outside_a_home_is_a_usage_error(tmp_path: Path) -> None:
     r = vanta("replay", cwd=tmp_path)
     assert r.returncode == 2, r.stderr
@@ -353,10 +350,6 @@ def _damage_recorded_portfolio(home: Path) -> str:
     return sha
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: vanta/replay.py ReplayEdge.commit(): a replayed output is compared only with the sha256 in "
-    "the manifest; the stored object is never read unless the digests differ, so a damaged recorded "
-    "output object goes unnoticed: `vanta replay latest` prints 'cycle 2: identical' and exits 0"))
 def test_replay_detects_a_damaged_output_object(home: Path) -> None:
     sha = _damage_recorded_portfolio(home)
     r = vanta("replay", "latest", "--home", str(home))
@@ -414,10 +407,6 @@ def test_replay_prints_a_unified_diff(home: Path) -> None:
     assert vanta("replay", "1", "--home", str(home)).returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: vanta/replay.py unified(): the diff is computed on a slice of the file starting at "
-    "ctx_lo, so hunk line numbers are relative to the slice, and the header is rewritten to the "
-    "non-standard '@@ (from line N) -a,b +c,d @@', which patch/git-apply and diff viewers reject"))
 def test_replay_diff_hunk_header_is_standard(home: Path) -> None:
     _, recorded, lineno = _tamper_recorded_portfolio(home)
     r = vanta("replay", "2", "--home", str(home))

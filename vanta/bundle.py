@@ -63,7 +63,7 @@ def load_manifest(home: Home, cycle: int) -> Manifest:
     if not path.exists():
         have = cycles(home)
         span = f"cycles {have[0]}..{have[-1]}" if have else "no cycles yet"
-        raise StateError(f"no replay bundle for cycle {cycle} in {home.replays} ({span})")
+        raise StateError(f"no replay bundle for cycle {cycle} in {home.replays} ({span}); give a recorded cycle number")
     return parse(path.read_bytes(), Manifest, f"replays/cycles/{path.name}")
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -25,11 +24,9 @@ from vanta.errors import InputError
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 _LINE_OPTS = orjson.OPT_SORT_KEYS
 
-# Fast-path guard. orjson reads a JSON number as a double, and pydantic turns a double
-# into Decimal through its shortest repr, which is exact for up to 15 significant
-# digits. Any run of 16+ digits (dots allowed) sends the file to the exact reader,
-# which refuses what a double cannot carry; the fast path cannot lose a digit.
-_LONG_NUMBER = re.compile(rb"\d[\d.]{15,}")
+# What sends loads_for_model to the exact reader: a run of 16+ digits (dots allowed),
+# an exponent, or a non-finite constant.
+_SLOW = re.compile(rb"\d[\d.]{15,}|\d[eE][-+]?\d|NaN|Infinity")
 _MAX_SAFE_INT = 2**53
 _SIG_DIGITS = 15  # every decimal with <= 15 significant digits survives a double
 
@@ -90,77 +87,96 @@ def _reject_floats(data: Any) -> None:
             stack.extend(x)
 
 
-def _exact_number(file: str) -> tuple[Callable[[str], Decimal], Callable[[str], int]]:
-    def parse_float(text: str) -> Decimal:
-        d = Decimal(text)
-        digits = len(d.normalize().as_tuple().digits)  # significant: no leading/trailing zeros
-        if digits > _SIG_DIGITS:
-            raise InputError(
-                file,
-                "",
-                f"the number {text} has {digits} significant digits, more than a JSON "
-                f"number carries exactly ({_SIG_DIGITS})",
-                f'write it as a string: "{text}"',
-            )
-        return d
-
-    def parse_int(text: str) -> int:
-        n = int(text)
-        if abs(n) > _MAX_SAFE_INT:
-            raise InputError(
-                file,
-                "",
-                f"the integer {text} is larger than a JSON number carries exactly (2**53)",
-                f'write it as a string: "{text}"',
-            )
-        return n
-
-    return parse_float, parse_int
+class _Refused(ValueError):
+    def __init__(self, token: str, problem: str, fix: str) -> None:
+        super().__init__(problem)
+        self.token, self.problem, self.fix = token, problem, fix
 
 
-def _reject_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not a number vanta accepts")
+def _parse_float(text: str) -> Decimal:
+    d = Decimal(text)
+    if not d.is_finite() or (d and not -999 < d.adjusted() < 999):
+        raise _Refused(text, f"the number {text} is outside the range vanta accepts",
+                       "write a decimal of ordinary size")
+    digits = len(d.normalize().as_tuple().digits)  # significant: no leading/trailing zeros
+    if digits > _SIG_DIGITS:
+        raise _Refused(text, f"the number {text} has {digits} significant digits, more than a JSON "
+                       f"number carries exactly ({_SIG_DIGITS})", f'write it as a string: "{text}"')
+    return d
+
+
+def _parse_int(text: str) -> int:
+    n = int(text)
+    if abs(n) > _MAX_SAFE_INT:
+        raise _Refused(text, f"the integer {text} is larger than a JSON number carries exactly (2**53)",
+                       f'write it as a string: "{text}"')
+    return n
+
+
+def _parse_constant(text: str) -> Any:
+    raise _Refused(text, f"{text} is not a number", 'write a finite decimal number, such as "0.12"')
+
+
+def _where(text: str, token: str) -> str:
+    """JSON path of the first value written as `token` (only on the error path):
+    parse again with that token replaced by a marker, then find the marker."""
+    marker = object()
+    seen = [False]
+
+    def mark(make: Any) -> Any:
+        def hook(t: str) -> Any:
+            if t == token and not seen[0]:
+                seen[0] = True
+                return marker
+            return make(t)
+        return hook
+
+    tree = json.loads(text, parse_float=mark(Decimal), parse_int=mark(int), parse_constant=mark(Decimal))
+    stack: list[tuple[Any, str]] = [(tree, "")]
+    while stack:
+        node, path = stack.pop()
+        if node is marker:
+            return path or "/"
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}/{k}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}/{i}") for i, v in enumerate(node))
+    return ""
 
 
 def loads(raw: bytes, file: str) -> Any:
-    """Parse JSON bytes; numbers come back as int or exact Decimal.
+    """Parse JSON; numbers come back as int or as exactly the Decimal written.
 
     Raises:
-        InputError: naming `file`, the line and column, and the fix.
+        InputError: naming `file`, the line and column, the problem and the fix.
     """
-    if not _LONG_NUMBER.search(raw):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass  # the exact reader below gives the message
-    parse_float, parse_int = _exact_number(file)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(file, "", f"not UTF-8 text (byte {e.start})", "save the file as UTF-8") from None
     try:
-        return json.loads(
-            text, parse_float=parse_float, parse_int=parse_int, parse_constant=_reject_constant
-        )
+        return json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
     except json.JSONDecodeError as e:
         raise InputError(
-            file,
-            "",
-            f"not valid JSON at line {e.lineno} column {e.colno}: {e.msg}",
-            "fix the JSON syntax there (a missing comma, quote or bracket)",
+            file, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}",
+            "fix the JSON syntax there (a missing comma, quote or bracket, or a trailing comma)",
         ) from None
-    except ValueError as e:
-        raise InputError(
-            file, "", str(e), "write a finite decimal number such as \"0.12\""
-        ) from None
+    except _Refused as e:
+        raise InputError(file, _where(text, e.token), e.problem, e.fix) from None
 
 
-def loads_lines(raw: bytes, file: str) -> list[Any]:
-    """Parse JSON Lines; blank lines are an error (a log never has them)."""
-    out = []
-    for n, line in enumerate(raw.splitlines(), 1):
+def loads_for_model(raw: bytes, file: str) -> Any:
+    """Parse JSON for model validation, fast where that is exact.
+
+    orjson reads a JSON number as a double, and pydantic turns a double into a
+    Decimal through its shortest repr: exact for up to 15 significant digits and
+    ordinary exponents. Files with a longer digit run or an exponent go to `loads`,
+    which refuses what a double cannot carry. Either way the model gets the value
+    written.
+    """
+    if not _SLOW.search(raw):
         try:
-            out.append(loads(line, file))
-        except InputError as e:
-            raise InputError(file, f"line {n}", e.problem, e.fix) from None
-    return out
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # `loads` gives the located message
+    return loads(raw, file)

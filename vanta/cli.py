@@ -13,7 +13,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vanta.errors import ExitCode, VantaError
+from vanta.errors import ExitCode, StateError, VantaError
 
 app = typer.Typer(
     add_completion=False,
@@ -128,20 +128,20 @@ def replay(
     from vanta import home as home_mod
     from vanta.replay import replay as run_replay
 
+    if not all_ and cycle_no is None:
+        raise typer.BadParameter("give a cycle number, `latest`, or --all", param_hint="N")
+    if not all_ and cycle_no != "latest" and not (cycle_no or "").isdigit():
+        raise typer.BadParameter(f"{cycle_no!r} is not a cycle number or `latest`", param_hint="N")
     h = home_mod.resolve(home)
     have = bundle.cycles(h)
     if all_:
         todo = have
-    elif cycle_no is None:
-        raise typer.BadParameter("give a cycle number, `latest`, or --all", param_hint="N")
     elif cycle_no == "latest":
         if not have:
-            raise VantaError("no cycles recorded yet: run `vanta cycle` first")
+            raise StateError("no cycles recorded yet: run `vanta cycle` first")
         todo = [have[-1]]
-    elif cycle_no.isdigit():
-        todo = [int(cycle_no)]
     else:
-        raise typer.BadParameter(f"{cycle_no!r} is not a cycle number or `latest`", param_hint="N")
+        todo = [int(cycle_no or 0)]
     failed = []
     results = []
     for n in todo:
@@ -171,7 +171,9 @@ def verify(home: HomeOpt = None, json: JsonOpt = False) -> None:
     from vanta import home as home_mod
     from vanta.verify import verify as run_verify
 
-    problems, summary = run_verify(home_mod.resolve(home))
+    h = home_mod.resolve(home)
+    with home_mod.settled(h):
+        problems, summary = run_verify(h)
     if json:
         _json({**summary, "ok": not problems, "problems": problems})
     else:
@@ -192,7 +194,9 @@ def status(home: HomeOpt = None, json: JsonOpt = False) -> None:
     from vanta import home as home_mod
     from vanta.status import collect, render
 
-    data = collect(home_mod.resolve(home))
+    h = home_mod.resolve(home)
+    with home_mod.settled(h):
+        data = collect(h)
     if json:
         _json(data)
     else:

@@ -83,6 +83,19 @@ def locked(home: Home) -> Iterator[None]:
         lock.release()
 
 
+@contextmanager
+def settled(home: Home) -> Iterator[None]:
+    """Read memory/ as committed: under the lock, after finishing an interrupted commit.
+
+    A commit that crashed mid-way leaves a journal and files half renamed; readers
+    must see the state the journal commits, never the mix."""
+    from vanta.journal import recover  # journal imports this module
+
+    with locked(home):
+        recover(home)
+        yield
+
+
 def log_tail(path: Path) -> tuple[int, str]:
     """(seq, hash) of the last trade-log line; (0, GENESIS) for an empty log."""
     if not path.exists() or path.stat().st_size == 0:

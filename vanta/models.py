@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
 )
 
@@ -47,11 +48,14 @@ Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 def _known_currency(c: str) -> str:
     if c not in CURRENCY_SCALE:
         known = ", ".join(sorted(CURRENCY_SCALE))
-        raise ValueError(f"unknown currency {c!r}; use one of {known}")
+        raise ValueError(f"unknown currency {c!r}; use one of {known} (or add it to vanta/money.py)")
     return c
 
 
 Currency = Annotated[str, AfterValidator(_known_currency)]
+
+Flag = Annotated[bool, Strict()]
+"""true or false, nothing else: a switch read as `"yes"` or `1` is a mistake to report."""
 
 Side = Literal["buy", "sell"]
 Persona = Literal["baseline", "risk_averse", "contrarian", "aggressive"]
@@ -140,7 +144,7 @@ class Execution(Model):
 class Vault(Model):
     vault_id: Id
     base_currency: Currency = "USD"
-    crypto_enabled: bool = False
+    crypto_enabled: Flag = False
     personas: tuple[Persona, ...] = ()
     risk: Risk = Risk()
     mirroring: Mirroring = Mirroring()
@@ -185,14 +189,14 @@ class Flip(Model):
 
 
 class VaultOverlay(Model):
-    maintenance: bool = False
-    kill_switch: bool = False
+    maintenance: Flag = False
+    kill_switch: Flag = False
     flip: Flip | None = None
 
 
 class OverlayFile(Model):
     schema_version: Literal["vanta.vault_overlay/1"] = _schema("vault_overlay")
-    global_kill_switch: bool = False
+    global_kill_switch: Flag = False
     vaults: dict[Id, VaultOverlay] = {}
 
 
@@ -240,7 +244,7 @@ class Follower(Model):
     scale: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False), _ser] = Decimal(1)
     persona: Persona = "baseline"
     min_account_equity: NonNeg | None = None  # None: the vault's mirroring default
-    kill_switch: bool = False
+    kill_switch: Flag = False
     status: Literal["active", "offboarded"] = "active"
     account: AccountLink
     fee_model: FeeTerms = FeeTerms()

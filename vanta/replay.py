@@ -52,19 +52,31 @@ class ReplayEdge:
         return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
 
     def commit(self, ctx: Ctx) -> None:
-        for name, data in sorted(ctx.outputs.items()):
-            key = name if name.endswith(".jsonl") else f"memory/{name}"
-            want = self.man.outputs.get(key)
-            if want is None:
-                self.mismatches[key] = f"--- recorded\n+++ replayed\n(no recorded output named {key})\n"
-            elif bundle.digest(data) != want:
-                self.mismatches[key] = unified(bundle.get(self.home, want), data, key)
-        for key in sorted(set(self.man.outputs) - {n if n.endswith(".jsonl") else f"memory/{n}" for n in ctx.outputs}):
-            self.mismatches[key] = f"--- recorded\n+++ replayed\n(recorded output {key} was not produced)\n"
+        produced = {n if n.endswith(".jsonl") else f"memory/{n}": data for n, data in ctx.outputs.items()}
+        for key in sorted(set(produced) | set(self.man.outputs)):
+            if key not in self.man.outputs:
+                self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(no recorded output)\n"
+            elif key not in produced:
+                self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(not produced)\n"
+            else:
+                # The recorded bytes themselves, not only their hash: a damaged
+                # object fails here (bundle.get checks it) rather than passing.
+                recorded = bundle.get(self.home, self.man.outputs[key])
+                if recorded != produced[key]:
+                    self.mismatches[key] = unified(recorded, produced[key], key)
 
 
-def unified(recorded: bytes, replayed: bytes, name: str) -> str:
-    """A unified diff, trimmed to the differing region first (files can be large)."""
+def _range(start: int, stop: int) -> str:
+    """A unified-diff range, as difflib writes it (1-based start, then length)."""
+    length = stop - start
+    if length == 1:
+        return str(start + 1)
+    return f"{start if length == 0 else start + 1},{length}"
+
+
+def unified(recorded: bytes, replayed: bytes, name: str, context: int = 3) -> str:
+    """A unified diff with true line numbers. Only the region between the common
+    head and tail is matched, so a one-line change in a large file stays cheap."""
     a = recorded.decode("utf-8", "replace").splitlines(keepends=True)
     b = replayed.decode("utf-8", "replace").splitlines(keepends=True)
     lo = 0
@@ -73,15 +85,25 @@ def unified(recorded: bytes, replayed: bytes, name: str) -> str:
     hi = 0
     while hi < min(len(a), len(b)) - lo and a[-1 - hi] == b[-1 - hi]:
         hi += 1
-    ctx_lo = max(0, lo - 3)
-    a_mid, b_mid = a[ctx_lo:len(a) - max(0, hi - 3)], b[ctx_lo:len(b) - max(0, hi - 3)]
-    lines = list(difflib.unified_diff(a_mid, b_mid, f"recorded/{name}", f"replayed/{name}", n=3))
-    if len(lines) > MAX_DIFF_LINES:
-        lines = [*lines[:MAX_DIFF_LINES], f"... {len(lines) - MAX_DIFF_LINES} more diff lines\n"]
-    text = "".join(lines)
-    if ctx_lo:
-        text = text.replace("@@ -", f"@@ (from line {ctx_lo + 1}) -", 1)
-    return text or f"(bytes differ in {name}, but not line by line: check the final newline)\n"
+    start = max(0, lo - context)
+    sa, sb = a[start:min(len(a), len(a) - hi + context)], b[start:min(len(b), len(b) - hi + context)]
+    out = [f"--- recorded/{name}\n", f"+++ replayed/{name}\n"]
+    for group in difflib.SequenceMatcher(None, sa, sb, autojunk=False).get_grouped_opcodes(context):
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        out.append(f"@@ -{_range(i1 + start, i2 + start)} +{_range(j1 + start, j2 + start)} @@\n")
+        for tag, x1, x2, y1, y2 in group:
+            if tag == "equal":
+                out += [" " + line for line in sa[x1:x2]]
+                continue
+            out += ["-" + line for line in sa[x1:x2]]
+            out += ["+" + line for line in sb[y1:y2]]
+        if len(out) > MAX_DIFF_LINES:
+            out = [*out[:MAX_DIFF_LINES], "... (diff cut short)\n"]
+            break
+    out = [line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in out]
+    if len(out) == 2:
+        out.append("(the bytes differ, but no line does: check encodings and the final newline)\n")
+    return "".join(out)
 
 
 def replay(home: Home, n: int, progress: cycle.Progress | None = None) -> ReplayResult:

@@ -34,34 +34,65 @@ _FIXES = {
     "greater_than_equal": "use a value in the allowed range",
     "less_than_equal": "use a value in the allowed range",
     "greater_than": "use a value in the allowed range",
+    "less_than": "use a value in the allowed range",
     "decimal_parsing": 'write a decimal number, such as 0.12 or "0.12"',
     "decimal_type": 'write a decimal number, such as 0.12 or "0.12"',
-    "finite_number": "write a finite decimal number",
+    "finite_number": 'write a finite decimal number, such as "0.12"',
     "string_pattern_mismatch": "use the documented format (see schemas/)",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+}
+# Pydantic's wording where it names Python types rather than JSON ones.
+_PROBLEMS = {
+    "tuple_type": "expected a JSON array",
+    "list_type": "expected a JSON array",
+    "dict_type": "expected a JSON object",
+    "model_type": "expected a JSON object",
+    "model_attributes_type": "expected a JSON object",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "int_from_float": "expected an integer",
+    "missing": "required field is missing",
+    "extra_forbidden": "unknown field",
 }
 
 
 def json_path(loc: tuple[Any, ...]) -> str:
-    return "/" + "/".join(str(p) for p in loc) if loc else "/"
+    """A JSON pointer into the file; a dict key error points at the key's entry."""
+    parts = [str(p) for p in loc if p != "[key]"]
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def _describe(err: Any) -> tuple[str, str]:
+    """(problem, fix) for one pydantic error."""
+    kind = err["type"]
+    found = repr(err.get("input"))
+    if len(found) > 80:
+        found = found[:77] + "..."
+    if kind == "value_error":
+        # Our own validators say "problem; fix".
+        text = str(err["ctx"]["error"]) if "ctx" in err else err["msg"]
+        problem, _, fix = text.partition("; ")
+        return f"{problem}, found {found}", fix or "correct the value (see schemas/)"
+    msg = _PROBLEMS.get(kind, err["msg"].rstrip("."))
+    if "[key]" in err["loc"]:
+        msg = f"bad key: {msg}"
+    problem = msg if kind == "missing" else f"{msg}, found {found}"
+    return problem, _FIXES.get(kind, "correct the value (see schemas/ for the format)")
 
 
 def parse(raw: bytes, model: type[M], file: str) -> M:
-    data = canonical.loads(raw, file)
+    data = canonical.loads_for_model(raw, file)
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        err = e.errors(include_url=False)[0]
-        more = len(e.errors()) - 1
-        found = repr(err.get("input"))
-        if len(found) > 80:
-            found = found[:77] + "..."
-        problem = f"{err['msg'].rstrip('.').lower()}, found {found}"
-        if err["type"] == "missing":
-            problem = "required field is missing"
-        if more:
-            problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-        fix = _FIXES.get(err["type"], "correct the value (see schemas/ for the format)")
-        raise InputError(file, json_path(tuple(err["loc"])), problem, fix) from None
+        errors = e.errors(include_url=False)
+        problem, fix = _describe(errors[0])
+        if len(errors) > 1:
+            problem += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise InputError(file, json_path(tuple(errors[0]["loc"])), problem, fix) from None
 
 
 def parse_memory(raw: Mapping[str, bytes], prefix: str = "memory/") -> dict[str, Model]:
@@ -107,7 +138,7 @@ def _check_followers(reg: RegistryFile, vaults: dict[str, Vault], port: Portfoli
         seen.add(f.follower_id)
         if f.vault_id not in vaults:
             raise InputError(file, f"/followers/{i}/vault_id", f"vault {f.vault_id!r} is not in vault.json",
-                             f"use one of {sorted(vaults)}")
+                             f"use one of {', '.join(sorted(vaults))}")
         if f.follower_id not in port.followers:
             raise InputError(prefix + "portfolio.json", "/followers", f"follower {f.follower_id!r} has no account",
                              f"add /followers/{f.follower_id}")
@@ -133,7 +164,7 @@ def _check_scores(conv: ConvictionFile, vaults: dict[str, Vault], prefix: str) -
     for vid, per in conv.scores.items():
         if vid not in vaults:
             raise InputError(file, f"/scores/{vid}", f"vault {vid!r} is not in vault.json",
-                             f"use one of {sorted(vaults)}")
+                             f"use one of {', '.join(sorted(vaults))}")
         for sym in per:
             if sym not in vaults[vid].universe:
                 raise InputError(file, f"/scores/{vid}/{sym}", f"{sym!r} is not in vault {vid}'s universe",

@@ -98,7 +98,15 @@ class PaperBroker:
 
     def _append(self, cycle: int, lines: list[bytes]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / f"{cycle:06d}.jsonl", "ab") as fh:
+        path = self.dir / f"{cycle:06d}.jsonl"
+        with open(path, "ab") as fh:
+            # Drop a torn tail (never acknowledged) so new answers start on a line of their own.
+            size = fh.seek(0, os.SEEK_END)
+            if size:
+                with open(path, "rb") as rd:
+                    data = rd.read()
+                if not data.endswith(b"\n"):
+                    fh.truncate(data.rfind(b"\n") + 1)
             half = len(lines) // 2
             fh.write(b"".join(lines[:half]))
             fh.flush()
