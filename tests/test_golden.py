@@ -22,7 +22,8 @@ def test_every_committed_cycle_replays_byte_for_byte() -> None:
     home = Home(REPO)
     for n in bundle.cycles(home):
         result = replay(home, n)
-        assert result.ok, "".join(result.mismatches.values()) + "\n(regenerate with `make example` only if the change is deliberate)"
+        hint = "\n(regenerate with `make example` only if the change is deliberate)"
+        assert result.ok, "".join(result.mismatches.values()) + hint
 
 
 def test_repo_home_verifies() -> None:
