@@ -25,14 +25,6 @@ from vanta.errors import InputError
 SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples=200,
                     suppress_health_check=[HealthCheck.too_slow])
 
-# ---------------------------------------------------------------- the bugs these xfails track
-
-NORMALIZE_ROUNDS = (
-    "BUG: canonical._exact_number.parse_float counts significant digits with d.normalize(), which rounds "
-    "to the context precision first: loads(b'{\"a\": 1.0000000000000000000000000001}') (29 significant "
-    "digits) is accepted as Decimal('1.0000000000000000000000000001') under the default 28-digit context "
-    "(51 digits under money.CONTEXT, which the cycle's load stage runs in); a float reader reads 1.0")
-
 FIXED_POINT = re.compile(r"^-?\d+(\.\d+)?$")
 
 
@@ -120,7 +112,6 @@ def test_loads_rejects_any_16_to_28_digit_number(text: str) -> None:
     assert f'"{text}"' in ei.value.fix
 
 
-@pytest.mark.xfail(strict=True, reason=NORMALIZE_ROUNDS)
 @pytest.mark.parametrize("precision", ["default", "money.CONTEXT"])
 def test_loads_rejects_numbers_longer_than_the_context_precision(precision: str) -> None:
     from decimal import localcontext
@@ -336,7 +327,7 @@ def test_dumps_refuses_finite_floats_nested_anywhere(data: object) -> None:
 
 @SETTINGS
 @given(_trees_with_a_float(st.sampled_from([float("nan"), float("inf"), float("-inf"), -0.0]), min_depth=0))
-def test_dumps_refuses_non_finite_floats_anywhere(data: object) -> None:
+def test_dumps_refuses_nan_inf_and_negative_zero_floats_anywhere(data: object) -> None:
     # orjson itself writes NaN and infinities as null: the walk must catch them first
     with pytest.raises(TypeError):
         dumps(data)
@@ -363,9 +354,6 @@ def test_dumps_refuses_non_finite_decimals(d: Decimal) -> None:
         dumps({"a": [1, {"b": d}]})
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: canonical.dumps({'a': 2**53 + 1}) writes the bare number "
-                   "9007199254740993, which canonical.loads then refuses (InputError): the writer makes "
-                   "files its own reader rejects; dumps should refuse integers beyond 2**53 like floats")
 @pytest.mark.parametrize("n", [2**53 + 1, -(2**53) - 1, 2**62])
 def test_dumps_output_is_readable_by_loads(n: int) -> None:
     try:

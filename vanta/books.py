@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from vanta.models import Account, Fill, Lot, Order
-from vanta.money import ZERO, cash_step, ceil
+from vanta.models import Account, Execution, Fill, Lot, Market, Order
+from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor
 
 
 def qty_of(lots: Iterable[Lot]) -> Decimal:
@@ -32,6 +32,47 @@ def execution_order(order: Order) -> tuple[str, int, str]:
     """Within an account, sells settle before buys so their cash can fund the buys;
     then by client order id. Broker and reconcile both use this order."""
     return (order.account, 0 if order.side == "sell" else 1, order.client_order_id)
+
+
+def fill_price(side: str, price: Decimal, ex: Execution, market: Market) -> Decimal:
+    """The snapshot price moved `slippage_bps` against the account, to the tick."""
+    if side == "buy":
+        return ceil(price * (ONE + ex.slippage_bps / BPS), market.tick_size)
+    return floor(price * (ONE - ex.slippage_bps / BPS), market.tick_size)
+
+
+def cash_move(side: str, qty: Decimal, px: Decimal, ex: Execution, step: Decimal) -> tuple[Decimal, Decimal]:
+    """(fee, signed cash change) of filling `qty` at `px`: a buy pays notional rounded
+    up plus the fee, a sell receives notional rounded down less the fee; the fee is
+    `fee_bps` of notional, rounded up to the minor unit."""
+    notional = ceil(qty * px, step) if side == "buy" else floor(qty * px, step)
+    fee = ceil(notional * ex.fee_bps / BPS, step)
+    return fee, (-(notional + fee) if side == "buy" else notional - fee)
+
+
+def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping[str, Market],
+             currency: str) -> tuple[list[Order], Decimal | None]:
+    """An account's orders with its buys scaled down together, if need be, so that
+    cash plus the proceeds of its sells pays for them at the broker's own prices.
+
+    Returns (orders, the factor applied or None). A buy that scales to zero is gone.
+    """
+    step = cash_step(currency)
+
+    def move(o: Order, qty: Decimal) -> Decimal:
+        return cash_move(o.side, qty, fill_price(o.side, o.price, ex, markets[o.symbol]), ex, step)[1]
+
+    budget = cash + sum((move(o, o.qty) for o in orders if o.side == "sell"), ZERO)
+    buys = [o for o in orders if o.side == "buy"]
+    cost = -sum((move(o, o.qty) for o in buys), ZERO)
+    if cost <= budget:
+        return orders, None
+    # Leave a cent per buy for the rounding up of each notional and fee.
+    factor = max(ZERO, budget - 2 * step * len(buys)) / cost
+    scaled = {o.client_order_id: down(o.qty * factor, markets[o.symbol].lot_size) for o in buys}
+    out = [o if o.side == "sell" else o.model_copy(update={"qty": scaled[o.client_order_id]})
+           for o in orders if o.side == "sell" or scaled[o.client_order_id] > 0]
+    return out, factor
 
 
 def consume_fifo(lots: tuple[Lot, ...], qty: Decimal, currency: str) -> tuple[tuple[Lot, ...], Decimal]:

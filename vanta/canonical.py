@@ -44,8 +44,11 @@ def fmt_decimal(d: Decimal) -> str:
 def _default(obj: Any) -> Any:
     if isinstance(obj, Decimal):
         return fmt_decimal(obj)
-    if isinstance(obj, tuple):
-        return list(obj)
+    fields = getattr(obj, "__pydantic_fields__", None)
+    if fields is not None:
+        # A vanta model, written field by field (aliases honoured) without building
+        # the intermediate tree model_dump would: the same bytes, at half the cost.
+        return {(f.alias or k): obj.__dict__[k] for k, f in fields.items()}
     raise TypeError(f"cannot write {type(obj).__name__} in canonical JSON")
 
 
@@ -81,6 +84,8 @@ def _reject_floats(data: Any) -> None:
         x = stack.pop()
         if isinstance(x, float):
             raise TypeError(f"refusing to write float {x!r}: use Decimal")
+        if isinstance(x, int) and not isinstance(x, bool) and abs(x) > _MAX_SAFE_INT:
+            raise TypeError(f"refusing to write integer {x}: beyond 2**53, readers cannot carry it")
         if isinstance(x, dict):
             stack.extend(x.values())
         elif isinstance(x, list | tuple):
@@ -98,7 +103,9 @@ def _parse_float(text: str) -> Decimal:
     if not d.is_finite() or (d and not -999 < d.adjusted() < 999):
         raise _Refused(text, f"the number {text} is outside the range vanta accepts",
                        "write a decimal of ordinary size")
-    digits = len(d.normalize().as_tuple().digits)  # significant: no leading/trailing zeros
+    t = d.as_tuple().digits  # Decimal(text) is exact; normalize() would round to the context
+    nz = [i for i, x in enumerate(t) if x]
+    digits = nz[-1] - nz[0] + 1 if nz else 1
     if digits > _SIG_DIGITS:
         raise _Refused(text, f"the number {text} has {digits} significant digits, more than a JSON "
                        f"number carries exactly ({_SIG_DIGITS})", f'write it as a string: "{text}"')

@@ -72,6 +72,8 @@ class Ctx:
     ledger: tuple[dict[str, Any], ...] = ()
     events: tuple[Event, ...] = ()
     outputs: Mapping[str, bytes] = field(default_factory=dict)
+    log_head: str = ""
+    """Hash of the last trade-log line once commit has rendered the cycle's lines."""
 
     @property
     def vault(self) -> VaultFile:

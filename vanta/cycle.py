@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import localcontext
+from pathlib import Path
 from typing import Any
 
 from vanta import __version__, bundle, canonical, faults, feed, journal
@@ -23,10 +24,12 @@ from vanta.context import Ctx, Edge, Memory
 from vanta.errors import StateError
 from vanta.home import Home, locked, log_tail
 from vanta.models import (
+    APPEND_FILES,
     MEMORY_FILES,
     BrokerAnswers,
     Manifest,
     MarketSnapshot,
+    Span,
 )
 from vanta.money import CONTEXT
 from vanta.stages import (
@@ -196,23 +199,22 @@ class LiveEdge:
         assert ctx.snap is not None and ctx.answers is not None
         put = self._put
         inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
-        inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap.to_json()))
-        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.answers.to_json()))
-        outputs = {name if name.endswith(".jsonl") else f"memory/{name}": put(data)
-                   for name, data in ctx.outputs.items()}
-        head_after = _last_hash(ctx.outputs["trade_log.jsonl"]) or ctx.mem.log_head
+        inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
+        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.answers))
+        outputs = {f"memory/{n}": put(ctx.outputs[n]) for n in MEMORY_FILES}
+        appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
+        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data), sha256=bundle.digest(data))
+                 for rel, data in appends.items()}
         man = Manifest.make(
             schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
-            vanta_version=__version__, inputs=inputs, outputs=outputs,
-            log_head_before=ctx.mem.log_head, log_head_after=head_after, log_seq_before=ctx.mem.log_seq)
+            vanta_version=__version__, inputs=inputs, outputs=outputs, appends=spans,
+            log_head_before=ctx.mem.log_head, log_head_after=ctx.log_head, log_seq_before=ctx.mem.log_seq)
         mbytes = bundle.manifest_bytes(man)
         self.bundle_bytes += len(mbytes)
         files = {f"memory/{n}": ctx.outputs[n] for n in MEMORY_FILES if ctx.outputs[n] != ctx.mem.raw[n]}
         files[str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root))] = mbytes
-        appends = {f"memory/{n}": ctx.outputs[n] for n in ("trade_log.jsonl", "pnl_ledger.jsonl")
-                   if ctx.outputs[n]}
         faults.point("before_commit")
-        journal.commit(self.home, files, appends)
+        journal.commit(self.home, files, {rel: data for rel, data in appends.items() if data})
 
     def _put(self, data: bytes) -> str:
         sha, added = bundle.put(self.home, data)
@@ -220,11 +222,8 @@ class LiveEdge:
         return sha
 
 
-def _last_hash(log: bytes) -> str | None:
-    if not log:
-        return None
-    last = log.rstrip(b"\n").rsplit(b"\n", 1)[-1]
-    return str(canonical.loads(last, "trade_log")["hash"])
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
 
 
 def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) -> CycleReport:

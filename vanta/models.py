@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,7 +23,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from vanta.canonical import fmt_decimal
+from vanta.canonical import dumps_trusted, fmt_decimal
 from vanta.money import CURRENCY_SCALE
 
 # ---------------------------------------------------------------- scalar types
@@ -65,7 +66,9 @@ class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        """The model as its canonical JSON value (what its file holds)."""
+        value: dict[str, Any] = orjson.loads(dumps_trusted(self))
+        return value
 
     @classmethod
     def make(cls, **values: Any) -> Self:
@@ -391,9 +394,20 @@ class LogLine(Model):
 # ---------------------------------------------------------------- replay manifest
 
 
+class Span(Model):
+    """Where one cycle's lines sit in an append-only file."""
+
+    offset: int = Field(ge=0)
+    length: int = Field(ge=0)
+    sha256: Sha256
+
+
 class Manifest(Model):
     """What a replay bundle holds: content hashes of each cycle input and output.
-    Blobs live once in replays/objects/, addressed by the sha256 of their bytes."""
+
+    Blobs live once in replays/objects/, addressed by the sha256 of their bytes. The
+    lines a cycle appends to trade_log.jsonl and pnl_ledger.jsonl are not copied:
+    `appends` says where they sit in those files, which the hash chain protects."""
 
     schema_version: Literal["vanta.replay_manifest/1"] = _schema("replay_manifest")
     cycle: int
@@ -401,6 +415,7 @@ class Manifest(Model):
     vanta_version: str
     inputs: dict[str, Sha256]
     outputs: dict[str, Sha256]
+    appends: dict[str, Span]
     log_head_before: Sha256
     log_head_after: Sha256
     log_seq_before: int
@@ -417,6 +432,8 @@ MEMORY_FILES: dict[str, type[Model]] = {
     "autotrade_queue.json": QueueFile,
 }
 """The JSON memory files, in load order. The two .jsonl files are append-only."""
+
+APPEND_FILES = ("trade_log.jsonl", "pnl_ledger.jsonl")
 
 LINE_FILES: dict[str, type[Model]] = {
     "trade_log.jsonl": LogLine,

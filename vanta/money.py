@@ -6,6 +6,7 @@ up and credited amounts rounded down; quantities round toward zero to the lot.
 
 from __future__ import annotations
 
+import math
 from decimal import (
     ROUND_CEILING,
     ROUND_DOWN,
@@ -17,6 +18,7 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
+from fractions import Fraction
 
 # One context for every stage: enough precision that no intermediate product of a
 # quantity and a price is rounded before we quantize it on purpose.
@@ -52,28 +54,32 @@ def down(x: Decimal, step: Decimal) -> Decimal:
     """Round toward zero to a multiple of `step` (lots, weights)."""
     if _pow10(step):
         return x.quantize(step, rounding=ROUND_DOWN)
-    return ((x / step).to_integral_value(rounding=ROUND_DOWN) * step).quantize(step)
+    q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
+    return (Decimal(math.trunc(q)) * step).quantize(step)
 
 
 def floor(x: Decimal, step: Decimal) -> Decimal:
     """Round toward -infinity to a multiple of `step` (amounts an account receives)."""
     if _pow10(step):
         return x.quantize(step, rounding=ROUND_FLOOR)
-    return ((x / step).to_integral_value(rounding=ROUND_FLOOR) * step).quantize(step)
+    q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
+    return (Decimal(math.floor(q)) * step).quantize(step)
 
 
 def ceil(x: Decimal, step: Decimal) -> Decimal:
     """Round toward +infinity to a multiple of `step` (amounts an account pays)."""
     if _pow10(step):
         return x.quantize(step, rounding=ROUND_CEILING)
-    return ((x / step).to_integral_value(rounding=ROUND_CEILING) * step).quantize(step)
+    q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
+    return (Decimal(math.ceil(q)) * step).quantize(step)
 
 
 def half_even(x: Decimal, step: Decimal) -> Decimal:
     """Nearest multiple of `step`, ties to even (reported figures, never balances)."""
     if _pow10(step):
         return x.quantize(step, rounding=ROUND_HALF_EVEN)
-    return ((x / step).to_integral_value(rounding=ROUND_HALF_EVEN) * step).quantize(step)
+    q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
+    return (Decimal(round(q)) * step).quantize(step)
 
 
 def scaled(x: Decimal, step: Decimal) -> Decimal:

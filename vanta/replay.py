@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from vanta import bundle, cycle
 from vanta.context import Ctx, Memory
+from vanta.errors import StateError
 from vanta.home import Home
-from vanta.models import MEMORY_FILES, BrokerAnswers, Manifest, MarketSnapshot
+from vanta.models import MEMORY_FILES, BrokerAnswers, Manifest, MarketSnapshot, Span
 from vanta.validate import parse
 
 MAX_DIFF_LINES = 200
@@ -52,18 +53,33 @@ class ReplayEdge:
         return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
 
     def commit(self, ctx: Ctx) -> None:
-        produced = {n if n.endswith(".jsonl") else f"memory/{n}": data for n, data in ctx.outputs.items()}
-        for key in sorted(set(produced) | set(self.man.outputs)):
-            if key not in self.man.outputs:
+        produced = {f"memory/{n}": data for n, data in ctx.outputs.items()}
+        recorded: dict[str, bytes] = {}
+        for key in sorted(self.man.outputs):
+            # The recorded bytes themselves, not only their hash: a damaged object
+            # fails here (bundle.get checks it) rather than passing.
+            recorded[key] = bundle.get(self.home, self.man.outputs[key])
+        for key, span in sorted(self.man.appends.items()):
+            recorded[key] = recorded_span(self.home, key, span)
+        for key in sorted(set(produced) | set(recorded)):
+            if key not in recorded:
                 self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(no recorded output)\n"
             elif key not in produced:
                 self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(not produced)\n"
-            else:
-                # The recorded bytes themselves, not only their hash: a damaged
-                # object fails here (bundle.get checks it) rather than passing.
-                recorded = bundle.get(self.home, self.man.outputs[key])
-                if recorded != produced[key]:
-                    self.mismatches[key] = unified(recorded, produced[key], key)
+            elif recorded[key] != produced[key]:
+                self.mismatches[key] = unified(recorded[key], produced[key], key)
+
+
+def recorded_span(home: Home, rel: str, span: Span) -> bytes:
+    """A cycle's lines of an append-only file, checked against the manifest."""
+    path = home.root / rel
+    with open(path, "rb") as fh:
+        fh.seek(span.offset)
+        data = fh.read(span.length)
+    if len(data) != span.length or bundle.digest(data) != span.sha256:
+        raise StateError(f"{rel} no longer holds the lines recorded at bytes {span.offset}.."
+                         f"{span.offset + span.length}; run `vanta verify` to see what changed")
+    return data
 
 
 def _range(start: int, stop: int) -> str:

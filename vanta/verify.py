@@ -10,6 +10,7 @@ from vanta import bundle, canonical
 from vanta.errors import InputError, StateError
 from vanta.home import GENESIS, Home
 from vanta.models import MEMORY_FILES
+from vanta.replay import recorded_span
 
 
 def check_log(raw: bytes) -> tuple[list[str], int, str]:
@@ -34,6 +35,10 @@ def check_log(raw: bytes) -> tuple[list[str], int, str]:
         if hashlib.sha256(body).hexdigest() != h:
             problems.append(f"{where}: hash does not match the line's content (line edited)")
             break
+        cut = body.rfind(b',"kind":')
+        if body[:cut] + b',"hash":"' + str(h).encode() + b'"' + body[cut:] != line:
+            problems.append(f"{where}: not in canonical form (edited without changing its meaning)")
+            break
         head, seq = h, seq + 1
     if raw and not raw.endswith(b"\n"):
         problems.append("memory/trade_log.jsonl: last line is incomplete")
@@ -47,6 +52,7 @@ def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
     problems += p
     have = bundle.cycles(home)
     prev_head = GENESIS
+    ends: dict[str, int] = {}
     last = None
     for i, n in enumerate(have, 1):
         name = f"replays/cycles/{n:06d}.json"
@@ -54,8 +60,14 @@ def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
             problems.append(f"{name}: expected cycle {i} here (bundles must be contiguous from 1)")
         try:
             man = bundle.load_manifest(home, n)
-            for _key, sha in sorted({**man.inputs, **man.outputs}.items()):
+            for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
                 bundle.get(home, sha)
+            for rel, span in sorted(man.appends.items()):
+                if span.offset != ends.get(rel, 0):
+                    problems.append(f"{name}: its {rel} lines start at byte {span.offset}, "
+                                    f"the previous cycle's end at {ends.get(rel, 0)}")
+                ends[rel] = span.offset + span.length
+                recorded_span(home, rel, span)
         except (StateError, InputError) as e:
             problems.append(f"{name}: {e.message}")
             continue

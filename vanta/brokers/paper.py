@@ -17,32 +17,25 @@ from decimal import Decimal
 from pathlib import Path
 
 from vanta import canonical, faults
-from vanta.books import qty_of
+from vanta.books import cash_move, fill_price, qty_of
 from vanta.models import Execution, Fill, Market, Order, PortfolioFile
-from vanta.money import BPS, ONE, ZERO, cash_step, ceil, floor
+from vanta.money import ZERO, cash_step
 
 
 def price_fill(order: Order, ex: Execution, market: Market, currency: str,
                cash: Decimal, held: Decimal) -> Fill:
     """The answer for one order, given what the account holds right now."""
     step = cash_step(currency)
-    slip = ex.slippage_bps / BPS
-    if order.side == "buy":
-        px = ceil(order.price * (ONE + slip), market.tick_size)
-        notional = ceil(order.qty * px, step)
-        fee = ceil(notional * ex.fee_bps / BPS, step)
-        delta = -(notional + fee)
-        if cash + delta < 0:
-            return _reject(order, f"insufficient_funds: needs {-delta} {currency}, has {cash}", step)
-    else:
-        px = floor(order.price * (ONE - slip), market.tick_size)
-        if order.qty > held:
-            return _reject(order, f"insufficient_position: sells {order.qty}, holds {held}", step)
-        notional = floor(order.qty * px, step)
-        fee = ceil(notional * ex.fee_bps / BPS, step)
-        delta = notional - fee
+    px = fill_price(order.side, order.price, ex, market)
+    if px <= 0:
+        return _reject(order, f"no_price: {order.price} less slippage is under one tick", step)
+    if order.side == "sell" and order.qty > held:
+        return _reject(order, f"insufficient_position: sells {order.qty}, holds {held}", step)
+    fee, delta = cash_move(order.side, order.qty, px, ex, step)
+    if cash + delta < 0:
+        return _reject(order, f"insufficient_funds: needs {-delta} {currency}, has {cash}", step)
     return Fill.make(client_order_id=order.client_order_id, status="filled", qty=order.qty,
-                                price=px, fee=fee, cash=delta, reason=None)
+                     price=px, fee=fee, cash=delta, reason=None)
 
 
 def _reject(order: Order, reason: str, step: Decimal) -> Fill:

@@ -38,7 +38,7 @@ def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str)
 
 
 def _bytes(model: Model, original: Model, raw: bytes) -> bytes:
-    return raw if model is original else canonical.dumps_trusted(model.to_json())
+    return raw if model is original else canonical.dumps_trusted(model)
 
 
 def render(ctx: Ctx) -> Ctx:
@@ -56,10 +56,10 @@ def render(ctx: Ctx) -> Ctx:
     }
     files = {name: _bytes(new, old, m.raw[name]) for name, (new, old) in pairs.items()}
     end: Event = ("cycle_end", {"memory": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}})
-    log, _, _ = chain((*ctx.events, end), ctx.cycle, ctx.asof, m.log_seq, m.log_head)
+    log, _, head = chain((*ctx.events, end), ctx.cycle, ctx.asof, m.log_seq, m.log_head)
     ledger = b"".join(canonical.dumps_line(e) for e in ctx.ledger)
     outputs: dict[str, Any] = {**files, "trade_log.jsonl": log, "pnl_ledger.jsonl": ledger}
-    return replace(ctx, outputs=outputs)
+    return replace(ctx, outputs=outputs, log_head=head)
 
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:

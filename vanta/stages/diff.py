@@ -5,7 +5,9 @@ NAV = NAV x (1 - 2 x (slippage_bps + fee_bps) / 10000) keeps enough cash to pay 
 full turn of trading costs. The order is the difference, rounded toward zero to the
 lot; a target of zero sells the whole position. An order worth less than the
 vault's rebalance band x NAV, or under the market's min notional, is dropped and
-logged. NAV is taken at the cycle's snapshot prices, before any order.
+logged. NAV is taken at the cycle's snapshot prices, before any order. If cash plus
+the sales' proceeds cannot pay for the buys at the broker's prices, the buys are
+scaled down together (books.fit_buys) and the factor is logged.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from vanta.books import market_value, qty_of
+from vanta.books import fit_buys, market_value, qty_of
 from vanta.context import Ctx, Event
 from vanta.ids import client_order_id
 from vanta.models import Order
@@ -35,6 +37,8 @@ def run(ctx: Ctx) -> Ctx:
         w = ctx.allocation.vaults[v.vault_id]["baseline"]
         sized = nav * (ONE - 2 * (v.execution.slippage_bps + v.execution.fee_bps) / BPS)
         band = v.risk.rebalance_band * nav
+        mine: list[Order] = []
+        targets: dict[str, Decimal] = {}
         for sym in sorted(set(v.universe) | set(acct.positions)):
             held = qty_of(acct.positions.get(sym, ()))
             price, lot = prices[sym], markets[sym].lot_size
@@ -58,13 +62,19 @@ def run(ctx: Ctx) -> Ctx:
                     "vault_id": v.vault_id, "symbol": sym, "side": side, "qty": qty, "reason": reason,
                     "notional": notional, "min_notional": markets[sym].min_notional, "band": band}))
                 continue
-            account = f"vault:{v.vault_id}"
             o = Order.make(
-                client_order_id=client_order_id(v.vault_id, ctx.cycle, account, "main", sym, side),
-                cycle=ctx.cycle, vault_id=v.vault_id, account=account, sleeve="main",
+                client_order_id=client_order_id(v.vault_id, ctx.cycle, f"vault:{v.vault_id}", "main", sym, side),
+                cycle=ctx.cycle, vault_id=v.vault_id, account=f"vault:{v.vault_id}", sleeve="main",
                 symbol=sym, side=side, qty=qty, price=price, status="staged", attempts=0)
-            orders.append(o)
-            events.append(("vault_order", _order_event(o) | {"nav": nav, "target_qty": target}))
+            mine.append(o)
+            targets[o.client_order_id] = target
+        mine, factor = fit_buys(mine, acct.cash.get(v.base_currency, ZERO), v.execution, markets, v.base_currency)
+        if factor is not None:
+            events.append(("vault_buys_scaled", {"vault_id": v.vault_id, "factor": factor,
+                                                 "reason": "cash and sale proceeds do not cover the buys"}))
+        for o in mine:
+            events.append(("vault_order", _order_event(o) | {"nav": nav, "target_qty": targets[o.client_order_id]}))
+        orders += mine
     return replace(ctx, vault_nav=navs, vault_orders=tuple(orders), events=(*ctx.events, *events))
 
 

@@ -30,7 +30,7 @@ def momentum(strategy: Strategy, symbol: str, snap: MarketSnapshot) -> Decimal |
 def weights(scores: dict[str, Decimal], cap: Decimal) -> dict[str, Decimal]:
     positive = {s: c for s, c in scores.items() if c > 0}
     denom = max(ONE, sum(positive.values(), ZERO))
-    return {s: min(cap, down(c / denom, WEIGHT_STEP)) for s, c in sorted(positive.items())}
+    return {s: down(min(cap, c / denom), WEIGHT_STEP) for s, c in sorted(positive.items())}
 
 
 def run(ctx: Ctx) -> Ctx:
