@@ -80,8 +80,3 @@ def half_even(x: Decimal, step: Decimal) -> Decimal:
         return x.quantize(step, rounding=ROUND_HALF_EVEN)
     q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
     return (Decimal(round(q)) * step).quantize(step)
-
-
-def scaled(x: Decimal, step: Decimal) -> Decimal:
-    """Give an exact multiple of `step` the step's exponent, so it prints at a fixed scale."""
-    return x.quantize(step)

@@ -16,8 +16,6 @@ from vanta import canonical
 from vanta.context import Ctx, Edge, Event
 from vanta.models import Model
 
-GENESIS = "0" * 64
-
 
 def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str) -> tuple[bytes, int, str]:
     """Number and hash-chain events into trade_log.jsonl lines.
