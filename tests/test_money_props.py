@@ -36,9 +36,10 @@ from hypothesis import strategies as st
 from vanta import canonical
 from vanta.books import apply_fill, apply_fills, fill_price, qty_of
 from vanta.brokers.paper import price_fill
+from vanta.home import GENESIS
 from vanta.models import Account, Execution, Fill, Market, Order
 from vanta.money import BPS, CONTEXT, CURRENCY_SCALE, ONE, WEIGHT_STEP, cash_step, ceil, down, floor, half_even
-from vanta.stages.commit import GENESIS, chain
+from vanta.stages.commit import chain
 from vanta.stages.targets import weights
 from vanta.verify import check_log
 

@@ -1,3 +1,3 @@
-from vanta.cli import main
+from vanta.cli import run
 
-main()
+run()

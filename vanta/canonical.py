@@ -25,8 +25,9 @@ _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 _LINE_OPTS = orjson.OPT_SORT_KEYS
 
 # What sends loads_for_model to the exact reader: a run of 16+ digits (dots allowed),
-# an exponent, or a non-finite constant.
-_SLOW = re.compile(rb"\d[\d.]{15,}|\d[eE][-+]?\d|NaN|Infinity")
+# an exponent (or an e/E before a digit in any text), or a non-finite constant.
+_LONG = re.compile(rb"\d[\d.]{15,}")
+_EXPONENT = re.compile(rb"[eE][-+]?\d")  # one alternation of both scans at half the speed
 _MAX_SAFE_INT = 2**53
 _SIG_DIGITS = 15  # every decimal with <= 15 significant digits survives a double
 
@@ -42,8 +43,9 @@ def fmt_decimal(d: Decimal) -> str:
 
 
 def _default(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return fmt_decimal(obj)
+    if type(obj) is Decimal:
+        s = str(obj)  # fmt_decimal inlined: this runs a million times per large cycle
+        return s if s[0].isdigit() and "E" not in s else fmt_decimal(obj)  # not -, NaN, Inf
     fields = getattr(obj, "__pydantic_fields__", None)
     if fields is not None:
         # A vanta model, written field by field (aliases honoured) without building
@@ -181,7 +183,7 @@ def loads_for_model(raw: bytes, file: str) -> Any:
     which refuses what a double cannot carry. Either way the model gets the value
     written.
     """
-    if not _SLOW.search(raw):
+    if b"NaN" not in raw and b"Infinity" not in raw and not _LONG.search(raw) and not _EXPONENT.search(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -12,7 +12,7 @@ import gc
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import localcontext
 from pathlib import Path
@@ -127,6 +127,8 @@ class CycleReport:
     log_lines: int
     bundle_bytes: int
     timings: dict[str, float]
+    keep: Any = field(default=None, repr=False)
+    """The final context, so a caller that exits at once never pays to free it."""
 
 
 class LiveEdge:
@@ -238,4 +240,4 @@ def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) ->
         cycle=ctx.cycle, asof=ctx.asof, recovered=recovered or edge.resumed,
         orders=len(ctx.to_submit), fills=kinds.get("fill", 0), rejects=kinds.get("reject", 0),
         skipped=kinds.get("child_skipped", 0) + kinds.get("vault_order_skipped", 0) + kinds.get("follower_skipped", 0),
-        log_lines=len(ctx.events) + 1, bundle_bytes=edge.bundle_bytes, timings=timings)
+        log_lines=len(ctx.events) + 1, bundle_bytes=edge.bundle_bytes, timings=timings, keep=ctx)

@@ -78,7 +78,7 @@ class Model(BaseModel):
         hundreds of thousands of orders and fills, validated when files are read."""
         m = cls.__new__(cls)
         object.__setattr__(m, "__dict__", values)
-        object.__setattr__(m, "__pydantic_fields_set__", set(values))
+        object.__setattr__(m, "__pydantic_fields_set__", set(cls.__pydantic_fields__))
         object.__setattr__(m, "__pydantic_extra__", None)
         object.__setattr__(m, "__pydantic_private__", None)
         return m

@@ -46,8 +46,18 @@ def cash_step(currency: str) -> Decimal:
     return Decimal(1).scaleb(-CURRENCY_SCALE[currency])
 
 
+_POW10: dict[str, bool] = {}
+
+
 def _pow10(step: Decimal) -> bool:
-    return step.as_tuple().digits == (1,)
+    """Is `step` written as a power of ten (0.01, 1, 1E+1, but not 10)? Then quantize
+    rounds to its multiples exactly. Cached by text, since Decimal("10") equals
+    Decimal("1E+1"): a cycle asks about the same few steps hundreds of thousands of times."""
+    key = str(step)
+    known = _POW10.get(key)
+    if known is None:
+        known = _POW10[key] = step.as_tuple().digits == (1,)
+    return known
 
 
 def down(x: Decimal, step: Decimal) -> Decimal:

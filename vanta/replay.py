@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 from vanta import bundle, cycle
 from vanta.context import Ctx, Memory
@@ -26,6 +27,8 @@ class ReplayResult:
     mismatches: dict[str, str] = field(default_factory=dict)
     """output name -> unified diff (recorded vs replayed)."""
     timings: dict[str, float] = field(default_factory=dict)
+    keep: Any = field(default=None, repr=False)
+    """The final context, so a caller that exits at once never pays to free it."""
 
     @property
     def ok(self) -> bool:
@@ -125,5 +128,5 @@ def unified(recorded: bytes, replayed: bytes, name: str, context: int = 3) -> st
 def replay(home: Home, n: int, progress: cycle.Progress | None = None) -> ReplayResult:
     man = bundle.load_manifest(home, n)
     edge = ReplayEdge(home, man)
-    _, timings = cycle.drive(edge, progress)
-    return ReplayResult(cycle=n, mismatches=edge.mismatches, timings=timings)
+    ctx, timings = cycle.drive(edge, progress)
+    return ReplayResult(cycle=n, mismatches=edge.mismatches, timings=timings, keep=ctx)
