@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 
 from vanta.models import Account, Execution, Fill, Lot, Market, Order
 from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor
@@ -36,9 +37,14 @@ def execution_order(order: Order) -> tuple[str, int, str]:
 
 def fill_price(side: str, price: Decimal, ex: Execution, market: Market) -> Decimal:
     """The snapshot price moved `slippage_bps` against the account, to the tick."""
+    return _fill_price(side, price, ex.slippage_bps, market.tick_size)
+
+
+@lru_cache(maxsize=4096)  # one answer per symbol and side serves every follower of a cycle
+def _fill_price(side: str, price: Decimal, slippage_bps: Decimal, tick: Decimal) -> Decimal:
     if side == "buy":
-        return ceil(price * (ONE + ex.slippage_bps / BPS), market.tick_size)
-    return floor(price * (ONE - ex.slippage_bps / BPS), market.tick_size)
+        return ceil(price * (ONE + slippage_bps / BPS), tick)
+    return floor(price * (ONE - slippage_bps / BPS), tick)
 
 
 def cash_move(side: str, qty: Decimal, px: Decimal, ex: Execution, step: Decimal) -> tuple[Decimal, Decimal]:

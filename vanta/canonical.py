@@ -42,7 +42,8 @@ def fmt_decimal(d: Decimal) -> str:
     return s
 
 
-def _default(obj: Any) -> Any:
+def default(obj: Any) -> Any:
+    """orjson's hook for what it cannot write itself: Decimals and vanta models."""
     if type(obj) is Decimal:
         s = str(obj)  # fmt_decimal inlined: this runs a million times per large cycle
         return s if s[0].isdigit() and "E" not in s else fmt_decimal(obj)  # not -, NaN, Inf
@@ -73,11 +74,11 @@ def dumps_line(data: Any) -> bytes:
 
 
 def dumps_trusted(data: Any) -> bytes:
-    return orjson.dumps(data, default=_default, option=_OPTS) + b"\n"
+    return orjson.dumps(data, default=default, option=_OPTS) + b"\n"
 
 
 def dumps_line_trusted(data: Any) -> bytes:
-    return orjson.dumps(data, default=_default, option=_LINE_OPTS) + b"\n"
+    return orjson.dumps(data, default=default, option=_LINE_OPTS) + b"\n"
 
 
 def _reject_floats(data: Any) -> None:

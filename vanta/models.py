@@ -10,6 +10,7 @@ construction, so a file's bytes depend on its content only.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Literal, Self
 
 import orjson
@@ -78,10 +79,16 @@ class Model(BaseModel):
         hundreds of thousands of orders and fills, validated when files are read."""
         m = cls.__new__(cls)
         object.__setattr__(m, "__dict__", values)
-        object.__setattr__(m, "__pydantic_fields_set__", set(cls.__pydantic_fields__))
+        # One shared set per class: every field is set, and frozen models never add to it.
+        object.__setattr__(m, "__pydantic_fields_set__", _all_fields(cls))
         object.__setattr__(m, "__pydantic_extra__", None)
         object.__setattr__(m, "__pydantic_private__", None)
         return m
+
+
+@cache
+def _all_fields(cls: type[BaseModel]) -> set[str]:
+    return set(cls.__pydantic_fields__)
 
 
 def _sorted_by(key: str) -> AfterValidator:

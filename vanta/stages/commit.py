@@ -12,6 +12,8 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
+import orjson
+
 from vanta import canonical
 from vanta.context import Ctx, Edge, Event
 from vanta.models import Model
@@ -24,15 +26,15 @@ def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str)
     is the line with `"hash":...` removed, since keys are sorted and `hash` sorts
     between `data` and `kind`. Returns (bytes, last seq, last hash).
     """
-    out = bytearray()
+    out: list[bytes] = []
     for kind, data in events:
         seq += 1
-        body = canonical.dumps_line_trusted({"asof": asof, "cycle": cycle, "data": data, "kind": kind,
-                                                "prev": head, "seq": seq})[:-1]
+        body = orjson.dumps({"asof": asof, "cycle": cycle, "data": data, "kind": kind, "prev": head, "seq": seq},
+                            default=canonical.default, option=orjson.OPT_SORT_KEYS)
         head = hashlib.sha256(body).hexdigest()
         cut = body.rfind(b',"kind":')
-        out += body[:cut] + b',"hash":"' + head.encode() + b'"' + body[cut:] + b"\n"
-    return bytes(out), seq, head
+        out.append(b'%s,"hash":"%s"%s\n' % (body[:cut], head.encode(), body[cut:]))
+    return b"".join(out), seq, head
 
 
 def _bytes(model: Model, original: Model, raw: bytes) -> bytes:
