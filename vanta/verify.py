@@ -11,6 +11,7 @@ from vanta.errors import InputError, StateError
 from vanta.home import GENESIS, Home
 from vanta.models import MEMORY_FILES
 from vanta.replay import recorded_span
+from vanta.stages.commit import seal
 
 
 def check_log(raw: bytes) -> tuple[list[str], int, str]:
@@ -32,11 +33,11 @@ def check_log(raw: bytes) -> tuple[list[str], int, str]:
         if rec.get("seq") != seq + 1:
             problems.append(f"{where}: seq is {rec.get('seq')}, expected {seq + 1}")
             break
-        if hashlib.sha256(body).hexdigest() != h:
+        sealed, want = seal(body)
+        if want != h:
             problems.append(f"{where}: hash does not match the line's content (line edited)")
             break
-        cut = body.rfind(b',"kind":')
-        if body[:cut] + b',"hash":"' + str(h).encode() + b'"' + body[cut:] != line:
+        if sealed[:-1] != line:
             problems.append(f"{where}: not in canonical form (edited without changing its meaning)")
             break
         head, seq = h, seq + 1

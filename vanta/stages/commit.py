@@ -19,21 +19,29 @@ from vanta.context import Ctx, Edge, Event
 from vanta.models import Model
 
 
+def seal(body: bytes) -> tuple[bytes, str]:
+    """A trade-log line from its canonical form without `hash`: (line with newline, hash).
+
+    The hash is the sha256 of `body`; it goes in where sorted keys put it, between
+    `data` and `kind` (nothing after `kind` can contain `,"kind":`)."""
+    head = hashlib.sha256(body).hexdigest()
+    cut = body.rfind(b',"kind":')
+    return b'%s,"hash":"%s"%s\n' % (body[:cut], head.encode(), body[cut:]), head
+
+
 def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str) -> tuple[bytes, int, str]:
     """Number and hash-chain events into trade_log.jsonl lines.
 
-    A line's hash is the sha256 of its canonical form without `hash`; that form
-    is the line with `"hash":...` removed, since keys are sorted and `hash` sorts
-    between `data` and `kind`. Returns (bytes, last seq, last hash).
+    Each line is sealed with the hash of its canonical form without `hash` (see
+    `seal`). Returns (bytes, last seq, last hash).
     """
     out: list[bytes] = []
     for kind, data in events:
         seq += 1
         body = orjson.dumps({"asof": asof, "cycle": cycle, "data": data, "kind": kind, "prev": head, "seq": seq},
                             default=canonical.default, option=orjson.OPT_SORT_KEYS)
-        head = hashlib.sha256(body).hexdigest()
-        cut = body.rfind(b',"kind":')
-        out.append(b'%s,"hash":"%s"%s\n' % (body[:cut], head.encode(), body[cut:]))
+        line, head = seal(body)
+        out.append(line)
     return b"".join(out), seq, head
 
 
