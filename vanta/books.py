@@ -11,9 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from functools import lru_cache
+from typing import TypeVar
 
-from vanta.models import Account, Execution, Fill, Lot, Market, Order
+from vanta.models import Account, Execution, Fill, Lot, Market, Order, PortfolioFile
 from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor
+
+A = TypeVar("A", bound=Account)
 
 
 def qty_of(lots: Iterable[Lot]) -> Decimal:
@@ -27,6 +30,25 @@ def cost_of(lots: Iterable[Lot]) -> Decimal:
 def market_value(account: Account, prices: Mapping[str, Decimal]) -> Decimal:
     """Unrounded mark-to-market value of the account's positions."""
     return sum((qty_of(lots) * prices[sym] for sym, lots in account.positions.items()), ZERO)
+
+
+def wallet(portfolio: PortfolioFile, account: str, quote: str) -> tuple[Decimal, dict[str, Decimal]]:
+    """What the broker holds for `account` in its `quote` wallet: (cash, quantity per
+    symbol). A follower's wallet is its Core Vault: the sleeves are vanta's own split."""
+    kind, _, aid = account.partition(":")
+    if kind == "vault":
+        acct = portfolio.vaults[aid]
+        return acct.cash.get(quote, ZERO), {s: qty_of(lots) for s, lots in acct.positions.items()}
+    core = portfolio.followers[aid].get(quote)
+    if core is None:
+        return ZERO, {}
+    cash = core.cash
+    held: dict[str, Decimal] = {}
+    for book in core.sleeves.values():
+        cash += book.cash.get(quote, ZERO)
+        for s, lots in book.positions.items():
+            held[s] = held.get(s, ZERO) + qty_of(lots)
+    return cash, held
 
 
 def execution_order(order: Order) -> tuple[str, int, str]:
@@ -110,10 +132,10 @@ def consume_fifo(lots: tuple[Lot, ...], qty: Decimal, currency: str) -> tuple[tu
 
 
 def apply_fills(
-    account: Account, fills: Iterable[tuple[Order, Fill]], currency: str
-) -> tuple[Account, list[Decimal]]:
+    account: A, fills: Iterable[tuple[Order, Fill]], currency: str
+) -> tuple[A, list[Decimal]]:
     """Book filled orders, in execution order. Returns (new account, realized PnL of
-    each fill: zero for a buy)."""
+    each fill: zero for a buy). Any other field of the account is kept."""
     cash = dict(account.cash)
     positions = dict(account.positions)
     realized: list[Decimal] = []
@@ -132,10 +154,10 @@ def apply_fills(
             positions[order.symbol] = lots
         else:
             positions.pop(order.symbol, None)
-    return Account.make(cash=cash, positions=positions), realized
+    return type(account).make(**{**account.__dict__, "cash": cash, "positions": positions}), realized
 
 
-def apply_fill(account: Account, order: Order, fill: Fill, currency: str) -> tuple[Account, Decimal]:
+def apply_fill(account: A, order: Order, fill: Fill, currency: str) -> tuple[A, Decimal]:
     """Book one filled order. Returns (new account, realized PnL of this fill)."""
     acct, realized = apply_fills(account, ((order, fill),), currency)
     return acct, realized[0]

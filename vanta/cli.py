@@ -47,17 +47,22 @@ def init(
     followers: Annotated[Optional[int], typer.Option(help="Synthetic home: number of followers.", min=1)] = None,  # noqa: UP045
     symbols: Annotated[int, typer.Option(help="Synthetic home: number of symbols.", min=1, max=999)] = 20,
     seed: Annotated[int, typer.Option(help="Synthetic home: seed of the price walk.")] = 1,
+    mode: Annotated[str, typer.Option(help="Synthetic home: every sleeve's sizing mode (proportional, "
+                                           "fixed_ratio, fixed_amount, target, scaled_trades).")] = "proportional",
     force: Annotated[bool, typer.Option(help="Replace an existing home's state.")] = False,
 ) -> None:
-    """Create a working home: the example (two vaults, five followers, historical
-    prices), or with --followers a synthetic home for benchmarks.
+    """Create a working home: the example (three vaults, seven followers with Core
+    Vaults and sleeves in every sizing mode, historical prices), or with --followers
+    a synthetic home for benchmarks.
 
     Example: vanta init ./demo && vanta --home ./demo cycle --asof 2026-11-01T00:00:00Z
     """
     from vanta import init as init_mod
 
+    if mode not in init_mod.MODES:
+        raise typer.BadParameter(f"{mode!r}; use one of {', '.join(init_mod.MODES)}", param_hint="--mode")
     files = (init_mod.example_files() if followers is None
-             else init_mod.synthetic_files(followers, symbols, seed))
+             else init_mod.synthetic_files(followers, symbols, seed, mode))
     init_mod.write_home(directory, files, force)
     kind = "example" if followers is None else f"synthetic ({followers} followers x {symbols} symbols)"
     print(f"Created {kind} home in {directory}")

@@ -20,6 +20,7 @@ from vanta.models import (
     MarketSnapshot,
     Order,
     OverlayFile,
+    Persona,
     PnlFile,
     PortfolioFile,
     QueueFile,
@@ -29,6 +30,17 @@ from vanta.models import (
 
 Event = tuple[str, dict[str, Any]]
 """(kind, data): one trade-log line before it is numbered and chained."""
+
+
+@dataclass(frozen=True, slots=True)
+class SleeveMove:
+    """Changes to a sleeve's books that do not come from a fill: coins moved in from
+    its Core Vault (negative: back to it) for an allocation change, the allocation now
+    in effect, and the small-order carry."""
+
+    cash_in: Decimal
+    allocated: Decimal
+    carry: Mapping[str, Decimal]
 
 
 @dataclass(frozen=True)
@@ -57,11 +69,15 @@ class Ctx:
     overlay: OverlayFile | None = None
     blocked: Mapping[str, str] = field(default_factory=dict)
     """vault_id -> why the vault places no orders this cycle."""
+    personas: Mapping[str, Persona] = field(default_factory=dict)
+    """vault_id -> the persona a flip puts the vault (and every sleeve following it) in."""
     conviction: ConvictionFile | None = None
     allocation: AllocationFile | None = None
     vault_nav: Mapping[str, Decimal] = field(default_factory=dict)
     vault_orders: tuple[Order, ...] = ()
     child_orders: tuple[Order, ...] = ()
+    moves: Mapping[tuple[str, str], SleeveMove] = field(default_factory=dict)
+    """(follower, sleeve) -> book changes mirror decided before any fill."""
     to_submit: tuple[Order, ...] = ()
     queue: QueueFile | None = None
     answers: BrokerAnswers | None = None

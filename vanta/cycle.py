@@ -190,8 +190,7 @@ class LiveEdge:
         vaults = {v.vault_id: v for v in ctx.vault.vaults}
         fills = self.broker.submit(
             ctx.cycle, orders, ctx.mem.portfolio,
-            {vid: v.execution for vid, v in vaults.items()}, ctx.vault.markets,
-            {vid: v.base_currency for vid, v in vaults.items()})
+            {vid: v.execution for vid, v in vaults.items()}, ctx.vault.markets)
         faults.point("broker_answered")
         return BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",

@@ -22,6 +22,7 @@ from pydantic import (
     PlainSerializer,
     Strict,
     StringConstraints,
+    model_validator,
 )
 
 from vanta.canonical import dumps_trusted, fmt_decimal
@@ -100,9 +101,9 @@ def _sorted_by(key: str) -> AfterValidator:
     return AfterValidator(sort)
 
 
-def _schema(name: str) -> Any:
-    version = f"vanta.{name}/1"
-    return Field(default=version, alias="schema", description="file type and version")
+def _schema(name: str, version: int = 1) -> Any:
+    tag = f"vanta.{name}/{version}"
+    return Field(default=tag, alias="schema", description="file type and version")
 
 
 # ---------------------------------------------------------------- vault.json
@@ -124,10 +125,22 @@ class FeeTerms(Model):
     flat_usd: NonNeg | None = None
 
 
+Mode = Literal["proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades"]
+"""How a sleeve's child orders are sized (README: Sizing modes)."""
+
+
 class Mirroring(Model):
-    mode: Literal["proportional"] = "proportional"
+    mode: Mode = "proportional"
+    """The mode onboarding gives a sleeve whose packet names none."""
     min_account_equity: NonNeg = Decimal(0)
     fee: FeeTerms = FeeTerms()
+    small_orders: Literal["skip", "accumulate"] = "skip"
+    """A child order under min notional: `skip` it, or `accumulate` its quantity in the
+    sleeve's carry until a later child order of that symbol and side clears the minimum."""
+    drift_threshold: Fraction | None = None
+    """Tracking error (half the L1 distance of a sleeve's weights from the vault's) past
+    which a mirrored sleeve is rebalanced to the vault's weights with reason `drift`;
+    None: report only."""
 
 
 class Strategy(Model):
@@ -240,28 +253,113 @@ class AllocationFile(Model):
 
 
 class AccountLink(Model):
-    """Which broker holds a follower's account. Keys never appear here: `account_ref`
+    """Which broker wallet holds a Core Vault. Keys never appear here: `account_ref`
     names them, and the broker layer resolves it outside the home."""
 
     adapter: Literal["paper"] = "paper"
     account_ref: str = Field(min_length=1, max_length=128)
 
 
+class Caps(Model):
+    """Limits on a follower's child orders (each skip or cut is logged with its reason)."""
+
+    max_pos_usd: NonNeg | None = None
+    """Most a position may be worth after a buy, in the quote currency."""
+    max_single_pos_pct: Fraction | None = None
+    """Most a position may be worth after a buy, as a fraction of the sleeve's equity."""
+    max_leverage: Annotated[Decimal, Field(gt=0, le=10, allow_inf_nan=False), _ser] = Decimal(1)
+    """Most the sleeve's positions may be worth after a buy, as a multiple of its equity."""
+    allow: tuple[Symbol, ...] = ()
+    """Only these symbols (empty: every symbol)."""
+    block: tuple[Symbol, ...] = ()
+    """Never these symbols."""
+    slippage_guard_bps: Bps | None = None
+    """No child order when its expected fill is further than this from the vault's price."""
+
+
+class Sleeve(Model):
+    """A slice of a Core Vault's tradeable coins that follows one vault.
+
+    `compound` (Quiet) keeps its profit; `sweep` (Flash) returns profit above its
+    allocation to the Core Vault on each full close."""
+
+    sleeve_id: Id
+    vault_id: Id
+    profit: Literal["compound", "sweep"] = "compound"
+    allocation: NonNeg | None = None
+    """Coins the Core Vault gives this sleeve; None: all its tradeable coins (one sleeve only).
+    A change takes effect on the sleeve's next buy."""
+    mode: Mode = "proportional"
+    scale: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False), _ser] = Decimal(1)
+    """proportional and scaled_trades: multiplies the equity ratio."""
+    ratio: Positive | None = None
+    """fixed_ratio: child quantity = vault quantity x ratio."""
+    amount: Positive | None = None
+    """fixed_amount: each buy is worth this much in the quote currency."""
+    persona: Persona | None = None
+    """None: the follower's persona."""
+    paused: Flag = False
+    """No new buys; sells (exits) go on."""
+
+    @model_validator(mode="after")
+    def _mode_terms(self) -> Self:
+        if self.mode == "fixed_ratio" and self.ratio is None:
+            raise ValueError('mode fixed_ratio needs a ratio; add "ratio", such as "0.5"')
+        if self.mode == "fixed_amount" and self.amount is None:
+            raise ValueError('mode fixed_amount needs an amount; add "amount", such as "500"')
+        return self
+
+
+class CoreVault(Model):
+    """A follower's wallet in one quote asset: total coins (from the broker), the part
+    put at risk (`tradeable`, the rest is a reserve) and the sleeves that trade it."""
+
+    quote: Currency
+    account: AccountLink
+    tradeable: NonNeg | None = None
+    """Coins put at risk; None: every coin. Sleeve allocations sum to at most this."""
+    paused: Flag = False
+    sleeves: Annotated[tuple[Sleeve, ...], _sorted_by("sleeve_id")] = ()
+
+    @model_validator(mode="after")
+    def _allocations(self) -> Self:
+        whole = [s.sleeve_id for s in self.sleeves if s.allocation is None]
+        if whole and len(self.sleeves) > 1:
+            raise ValueError(f"sleeve {whole[0]!r} takes every tradeable coin but shares the Core Vault; "
+                             "give each sleeve an allocation")
+        total = sum((s.allocation or Decimal(0) for s in self.sleeves), Decimal(0))
+        if self.tradeable is not None and total > self.tradeable:
+            raise ValueError(f"sleeve allocations sum to {total}, more than the {self.tradeable} tradeable "
+                             "coins; lower an allocation or raise tradeable")
+        return self
+
+
 class Follower(Model):
     follower_id: Id
-    vault_id: Id
-    mode: Literal["proportional"] = "proportional"
-    scale: Annotated[Decimal, Field(gt=0, le=100, allow_inf_nan=False), _ser] = Decimal(1)
     persona: Persona = "baseline"
     min_account_equity: NonNeg | None = None  # None: the vault's mirroring default
     kill_switch: Flag = False
     status: Literal["active", "offboarded"] = "active"
-    account: AccountLink
+    caps: Caps = Caps()
     fee_model: FeeTerms = FeeTerms()
+    cores: Annotated[tuple[CoreVault, ...], _sorted_by("quote")] = ()
+
+    @model_validator(mode="after")
+    def _unique_sleeves(self) -> Self:
+        ids = [s.sleeve_id for c in self.cores for s in c.sleeves]
+        quotes = [c.quote for c in self.cores]
+        if len(set(ids)) != len(ids):
+            raise ValueError("two sleeves share a sleeve_id; give each sleeve of a follower its own id")
+        if len(set(quotes)) != len(quotes):
+            raise ValueError("two Core Vaults share a quote asset; keep one Core Vault per quote asset")
+        return self
+
+    def sleeves(self) -> list[tuple[CoreVault, Sleeve]]:
+        return [(c, s) for c in self.cores for s in c.sleeves]
 
 
 class RegistryFile(Model):
-    schema_version: Literal["vanta.mirror_registry/1"] = _schema("mirror_registry")
+    schema_version: Literal["vanta.mirror_registry/2"] = _schema("mirror_registry", 2)
     followers: Annotated[tuple[Follower, ...], _sorted_by("follower_id")] = ()
 
 
@@ -278,12 +376,34 @@ class Account(Model):
     """Open lots per symbol, oldest first (FIFO order is the sort key)."""
 
 
+class SleeveBook(Account):
+    """A sleeve's books: its own cash and lots, in its Core Vault's quote asset."""
+
+    allocated: NonNeg = Decimal(0)
+    """The allocation in effect (a changed allocation is applied on the next buy)."""
+    returned: NonNeg = Decimal(0)
+    """Profit this sleeve has swept back to its Core Vault, all time (sweep sleeves)."""
+    carry: dict[Symbol, Dec] = {}
+    """Child quantity under min notional waiting to be added to the next order (signed:
+    buys positive), when the vault accumulates small orders."""
+
+
+class CoreBook(Model):
+    """A Core Vault's books: `cash` is the quote coins outside every sleeve (the
+    reserve, unallocated tradeable coins, swept profit). Total coins = cash + the
+    sleeves' cash."""
+
+    cash: NonNeg
+    sleeves: dict[Id, SleeveBook] = {}
+
+
 class PortfolioFile(Model):
-    schema_version: Literal["vanta.portfolio/1"] = _schema("portfolio")
+    schema_version: Literal["vanta.portfolio/2"] = _schema("portfolio", 2)
     cycle: int = Field(default=0, ge=0)
     asof: Asof | None = None
     vaults: dict[Id, Account] = {}
-    followers: dict[Id, Account] = {}
+    followers: dict[Id, dict[Currency, CoreBook]] = {}
+    """follower -> quote asset -> Core Vault books."""
 
 
 # ---------------------------------------------------------------- pnl_summary.json
@@ -299,25 +419,49 @@ class AccountPnl(Model):
     trading_fees: Dec
 
 
+class SleevePnl(AccountPnl):
+    allocated: Dec
+    returned: Dec
+    tracking_error: Dec
+    """Half the L1 distance between the sleeve's weights and its vault's, at the
+    snapshot after the cycle's fills (0: a perfect copy, 1: nothing in common)."""
+    tracking_value: Dec
+    """The value held away from the vault's weights: tracking_error x equity."""
+
+
+class CorePnl(Model):
+    total_coins: Dec
+    """Quote coins in the wallet: the Core Vault's cash and its sleeves'."""
+    core_cash: Dec
+    """Quote coins outside every sleeve (reserve, unallocated, swept profit)."""
+    tradeable: Dec
+    """The coins put at risk (the registry's `tradeable`, else the total)."""
+    equity: Dec
+    """Total coins plus the sleeves' positions at the snapshot."""
+    returned: Dec
+    sleeves: dict[Id, SleevePnl] = {}
+
+
 class PnlFile(Model):
-    schema_version: Literal["vanta.pnl_summary/1"] = _schema("pnl_summary")
+    schema_version: Literal["vanta.pnl_summary/2"] = _schema("pnl_summary", 2)
     cycle: int = Field(default=0, ge=0)
     asof: Asof | None = None
     vaults: dict[Id, AccountPnl] = {}
-    followers: dict[Id, AccountPnl] = {}
+    followers: dict[Id, dict[Currency, CorePnl]] = {}
 
 
 # ---------------------------------------------------------------- autotrade_queue.json
 
 
 class Order(Model):
-    """An order as the queue holds it. `account` is `vault:<id>` or `follower:<id>`."""
+    """An order as the queue holds it. `account` is `vault:<id>` or `follower:<id>`;
+    a follower's order trades within one sleeve of the Core Vault of its quote asset."""
 
     client_order_id: str
     cycle: int
     vault_id: Id
     account: str
-    sleeve: str = "main"
+    sleeve: Id = "main"
     symbol: Symbol
     side: Side
     qty: Positive

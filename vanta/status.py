@@ -1,4 +1,4 @@
-"""`vanta status`: vaults, followers, equity, PnL and the queue, from memory/."""
+"""`vanta status`: vaults, followers and their sleeves, equity, PnL and the queue, from memory/."""
 
 from __future__ import annotations
 
@@ -18,20 +18,26 @@ def collect(home: Home) -> dict[str, Any]:
         vo = ov.vaults.get(v.vault_id)
         vaults.append({
             "vault_id": v.vault_id, "strategy": v.strategy.kind, "universe": list(v.universe),
-            "followers": sum(1 for f in mem.registry.followers if f.vault_id == v.vault_id),
+            "sleeves": sum(1 for f in mem.registry.followers for _, s in f.sleeves() if s.vault_id == v.vault_id),
             "state": ("killed" if ov.global_kill_switch or (vo and vo.kill_switch)
                       else "maintenance" if vo and vo.maintenance else "active"),
             "flip": vo.flip.to_json() if vo and vo.flip else None,
             "pnl": p.to_json() if p else None})
-    followers = []
+    sleeves = []
     for f in mem.registry.followers:
-        p = mem.pnl.followers.get(f.follower_id)
-        followers.append({"follower_id": f.follower_id, "vault_id": f.vault_id, "scale": str(f.scale),
-                          "status": "killed" if f.kill_switch else f.status,
-                          "pnl": p.to_json() if p else None})
+        books = mem.pnl.followers.get(f.follower_id, {})
+        for core, s in f.sleeves():
+            cp = books.get(core.quote)
+            sp = cp.sleeves.get(s.sleeve_id) if cp else None
+            sleeves.append({
+                "follower_id": f.follower_id, "quote": core.quote, "sleeve": s.sleeve_id, "vault_id": s.vault_id,
+                "mode": s.mode, "profit": s.profit, "persona": s.persona or f.persona,
+                "status": ("killed" if f.kill_switch else "paused" if core.paused or s.paused else f.status),
+                "core": None if cp is None else {k: v for k, v in cp.to_json().items() if k != "sleeves"},
+                "pnl": sp.to_json() if sp else None})
     queue = [o.to_json() for o in mem.queue.orders]
     return {"home": str(home.root), "cycle": mem.portfolio.cycle, "asof": mem.portfolio.asof,
-            "log_lines": seq, "vaults": vaults, "followers": followers, "queue": queue}
+            "log_lines": seq, "vaults": vaults, "followers": sleeves, "queue": queue}
 
 
 def render(data: dict[str, Any], max_rows: int = 50) -> None:
@@ -45,26 +51,27 @@ def render(data: dict[str, Any], max_rows: int = 50) -> None:
     def money(p: dict[str, Any] | None, key: str) -> str:
         return p[key] if p else "-"
 
-    t = Table("vault", "state", "strategy", "followers", "equity", "realized", "unrealized", "fees",
+    t = Table("vault", "state", "strategy", "sleeves", "equity", "realized", "unrealized", "fees",
               title="Vaults")
     for v in data["vaults"]:
         p = v["pnl"]
         state = v["state"] + (f" (flip {v['flip']['persona']} until {v['flip']['expires_at']})" if v["flip"] else "")
-        t.add_row(v["vault_id"], state, v["strategy"], str(v["followers"]), money(p, "equity"),
+        t.add_row(v["vault_id"], state, v["strategy"], str(v["sleeves"]), money(p, "equity"),
                   money(p, "realized_pnl"), money(p, "unrealized_pnl"), money(p, "trading_fees"))
     con.print(t)
     fs = data["followers"]
-    t = Table("follower", "vault", "scale", "status", "equity", "realized", "unrealized", "fees",
-              title=f"Followers ({len(fs)})")
+    t = Table("follower", "core", "sleeve", "vault", "mode", "status", "allocated", "equity", "realized",
+              "unrealized", "fees", "tracking", title=f"Follower sleeves ({len(fs)})")
     for f in fs[:max_rows]:
         p = f["pnl"]
-        t.add_row(f["follower_id"], f["vault_id"], f["scale"], f["status"], money(p, "equity"),
-                  money(p, "realized_pnl"), money(p, "unrealized_pnl"), money(p, "trading_fees"))
+        t.add_row(f["follower_id"], f["quote"], f"{f['sleeve']} ({f['profit']})", f["vault_id"], f["mode"],
+                  f["status"], money(p, "allocated"), money(p, "equity"), money(p, "realized_pnl"),
+                  money(p, "unrealized_pnl"), money(p, "trading_fees"), money(p, "tracking_error"))
     if len(fs) > max_rows:
         t.caption = f"{len(fs) - max_rows} more: use --json for all"
     con.print(t)
     q = data["queue"]
-    t = Table("client order id", "account", "symbol", "side", "qty", "status", title=f"Queue ({len(q)})")
+    t = Table("client order id", "account", "sleeve", "symbol", "side", "qty", "status", title=f"Queue ({len(q)})")
     for o in q[:max_rows]:
-        t.add_row(o["client_order_id"], o["account"], o["symbol"], o["side"], o["qty"], o["status"])
+        t.add_row(o["client_order_id"], o["account"], o["sleeve"], o["symbol"], o["side"], o["qty"], o["status"])
     con.print(t)

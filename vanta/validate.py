@@ -17,10 +17,12 @@ from vanta import canonical
 from vanta.errors import InputError
 from vanta.models import (
     MEMORY_FILES,
+    Account,
     ConvictionFile,
     Model,
     PortfolioFile,
     RegistryFile,
+    Sleeve,
     Vault,
     VaultFile,
 )
@@ -136,27 +138,47 @@ def _check_followers(reg: RegistryFile, vaults: dict[str, Vault], port: Portfoli
             raise InputError(file, f"/followers/{i}", f"follower {f.follower_id!r} appears twice",
                              "keep one entry per follower")
         seen.add(f.follower_id)
-        if f.vault_id not in vaults:
-            raise InputError(file, f"/followers/{i}/vault_id", f"vault {f.vault_id!r} is not in vault.json",
-                             f"use one of {', '.join(sorted(vaults))}")
-        if f.follower_id not in port.followers:
+        books = port.followers.get(f.follower_id)
+        if books is None:
             raise InputError(prefix + "portfolio.json", "/followers", f"follower {f.follower_id!r} has no account",
                              f"add /followers/{f.follower_id}")
+        for j, core in enumerate(f.cores):
+            if core.quote not in books:
+                raise InputError(prefix + "portfolio.json", f"/followers/{f.follower_id}",
+                                 f"follower {f.follower_id!r} has no {core.quote} Core Vault books",
+                                 f'add /followers/{f.follower_id}/{core.quote} with its "cash"')
+            for k, sl in enumerate(core.sleeves):
+                _check_sleeve(f.persona, sl, vaults, file, f"/followers/{i}/cores/{j}/sleeves/{k}")
+
+
+def _check_sleeve(persona: str, sl: Sleeve, vaults: dict[str, Vault], file: str, where: str) -> None:
+    v = vaults.get(sl.vault_id)
+    if v is None:
+        raise InputError(file, f"{where}/vault_id", f"vault {sl.vault_id!r} is not in vault.json",
+                         f"use one of {', '.join(sorted(vaults))}")
+    chosen = sl.persona or persona
+    if chosen != "baseline" and chosen not in v.personas:
+        offered = ", ".join(("baseline", *v.personas))
+        raise InputError(file, f"{where}/persona" if sl.persona else where,
+                         f"vault {v.vault_id} does not offer persona {chosen!r}",
+                         f"choose one of {offered}, or add it to the vault's personas in vault.json")
 
 
 def _check_positions(port: PortfolioFile, vf: VaultFile, prefix: str) -> None:
+    accounts: list[tuple[str, Account]] = [(f"/vaults/{aid}", a) for aid, a in port.vaults.items()]
+    accounts += [(f"/followers/{fid}/{q}/sleeves/{sid}", sb) for fid, cores in port.followers.items()
+                 for q, core in cores.items() for sid, sb in core.sleeves.items()]
     file = prefix + "portfolio.json"
-    for kind, accounts in (("vaults", port.vaults), ("followers", port.followers)):
-        for aid, acct in accounts.items():
-            for sym, lots in acct.positions.items():
-                where = f"/{kind}/{aid}/positions/{sym}"
-                if sym not in vf.markets:
-                    raise InputError(file, where, f"position in {sym!r}, which has no market in vault.json",
-                                     f"add /markets/{sym} to vault.json")
-                for k, (q, _) in enumerate(lots):
-                    if q <= 0:
-                        raise InputError(file, f"{where}/{k}/0", f"lot quantity must be positive, found {q}",
-                                         "remove the empty lot")
+    for at, acct in accounts:
+        for sym, lots in acct.positions.items():
+            where = f"{at}/positions/{sym}"
+            if sym not in vf.markets:
+                raise InputError(file, where, f"position in {sym!r}, which has no market in vault.json",
+                                 f"add /markets/{sym} to vault.json")
+            for k, (q, _) in enumerate(lots):
+                if q <= 0:
+                    raise InputError(file, f"{where}/{k}/0", f"lot quantity must be positive, found {q}",
+                                     "remove the empty lot")
 
 
 def _check_scores(conv: ConvictionFile, vaults: dict[str, Vault], prefix: str) -> None:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from vanta import canonical, faults
-from vanta.books import cash_move, fill_price, qty_of
+from vanta.books import cash_move, fill_price, wallet
 from vanta.models import Execution, Fill, Market, Order, PortfolioFile
 from vanta.money import ZERO, cash_step
 
@@ -63,27 +63,28 @@ class PaperBroker:
         return out
 
     def submit(self, cycle: int, orders: Sequence[Order], portfolio: PortfolioFile,
-               execution: Mapping[str, Execution], markets: Mapping[str, Market],
-               currency: Mapping[str, str]) -> list[Fill]:
-        """Answer each order in the given (execution) order; answers for ids seen
-        before are returned as first given."""
+               execution: Mapping[str, Execution], markets: Mapping[str, Market]) -> list[Fill]:
+        """Answer each order in the given (execution) order against the account's
+        wallet in the symbol's quote asset; answers for ids seen before are returned
+        as first given."""
         known = self.known(cycle)
-        cash: dict[str, Decimal] = {}
-        held: dict[tuple[str, str], Decimal] = {}
+        cash: dict[tuple[str, str], Decimal] = {}
+        held: dict[tuple[str, str], dict[str, Decimal]] = {}
         answers: list[Fill] = []
         fresh: list[bytes] = []
         for o in orders:
-            kind, _, aid = o.account.partition(":")
-            acct = (portfolio.vaults if kind == "vault" else portfolio.followers)[aid]
-            ccy = currency[o.vault_id]
-            c = cash.setdefault(o.account, acct.cash.get(ccy, ZERO))
-            h = held.setdefault((o.account, o.symbol), qty_of(acct.positions.get(o.symbol, ())))
+            market = markets[o.symbol]
+            key = (o.account, market.quote)
+            if key not in cash:
+                cash[key], held[key] = wallet(portfolio, o.account, market.quote)
+            c, pos = cash[key], held[key]
+            h = pos.get(o.symbol, ZERO)
             f = known.get(o.client_order_id)
             if f is None:
-                f = price_fill(o, execution[o.vault_id], markets[o.symbol], ccy, c, h)
+                f = price_fill(o, execution[o.vault_id], market, market.quote, c, h)
                 fresh.append(canonical.dumps_line_trusted(f.__dict__))
-            cash[o.account] = c + f.cash
-            held[(o.account, o.symbol)] = h + (f.qty if o.side == "buy" else -f.qty)
+            cash[key] = c + f.cash
+            pos[o.symbol] = h + (f.qty if o.side == "buy" else -f.qty)
             answers.append(f)
         if fresh:
             self._append(cycle, fresh)

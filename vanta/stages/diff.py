@@ -1,13 +1,15 @@
 """Stage 5, diff: each vault's model holdings against targets x model NAV -> vault orders.
 
-target quantity = weight x sized NAV / price, rounded down to the lot, where sized
-NAV = NAV x (1 - 2 x (slippage_bps + fee_bps) / 10000) keeps enough cash to pay one
-full turn of trading costs. The order is the difference, rounded toward zero to the
-lot; a target of zero sells the whole position. An order worth less than the
-vault's rebalance band x NAV, or under the market's min notional, is dropped and
-logged. NAV is taken at the cycle's snapshot prices, before any order. If cash plus
-the sales' proceeds cannot pay for the buys at the broker's prices, the buys are
-scaled down together (books.fit_buys) and the factor is logged.
+The vault trades the targets of its persona (baseline, or the flip persona while a
+flip is in force). target quantity = weight x sized NAV / price, rounded down to the
+lot, where sized NAV = NAV x (1 - 2 x (slippage_bps + fee_bps) / 10000) keeps enough
+cash to pay one full turn of trading costs (sizing.rebalance). The order is the
+difference, rounded toward zero to the lot; a target of zero sells the whole
+position. An order worth less than the vault's rebalance band x NAV, or under the
+market's min notional, is dropped and logged. NAV is taken at the cycle's snapshot
+prices, before any order. If cash plus the sales' proceeds cannot pay for the buys
+at the broker's prices, the buys are scaled down together (books.fit_buys) and the
+factor is logged.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from vanta.books import fit_buys, market_value, qty_of
 from vanta.context import Ctx, Event
 from vanta.ids import client_order_id
 from vanta.models import Order
-from vanta.money import BPS, ONE, ZERO, down
+from vanta.money import ZERO
+from vanta.sizing import rebalance
 
 
 def run(ctx: Ctx) -> Ctx:
@@ -34,40 +37,21 @@ def run(ctx: Ctx) -> Ctx:
         navs[v.vault_id] = nav
         if v.vault_id in ctx.blocked:
             continue
-        w = ctx.allocation.vaults[v.vault_id]["baseline"]
-        sized = nav * (ONE - 2 * (v.execution.slippage_bps + v.execution.fee_bps) / BPS)
+        w = ctx.allocation.vaults[v.vault_id][ctx.personas.get(v.vault_id, "baseline")]
+        held = {sym: qty_of(lots) for sym, lots in acct.positions.items()}
         band = v.risk.rebalance_band * nav
-        mine: list[Order] = []
-        targets: dict[str, Decimal] = {}
-        for sym in sorted(set(v.universe) | set(acct.positions)):
-            held = qty_of(acct.positions.get(sym, ()))
-            price, lot = prices[sym], markets[sym].lot_size
-            target = down(w.get(sym, ZERO) * sized / price, lot)
-            if target == 0 and held > 0:
-                side, qty = "sell", held
-            elif target > held:
-                side, qty = "buy", down(target - held, lot)
-            else:
-                side, qty = "sell", down(held - target, lot)
-            if qty == 0:
-                continue
-            notional = qty * price
-            reason = None
-            if notional < band and target > 0:
-                reason = "inside_rebalance_band"
-            elif notional < markets[sym].min_notional:
-                reason = "below_min_notional"
-            if reason is not None:
-                events.append(("vault_order_skipped", {
-                    "vault_id": v.vault_id, "symbol": sym, "side": side, "qty": qty, "reason": reason,
-                    "notional": notional, "min_notional": markets[sym].min_notional, "band": band}))
-                continue
-            o = Order.make(
-                client_order_id=client_order_id(v.vault_id, ctx.cycle, f"vault:{v.vault_id}", "main", sym, side),
-                cycle=ctx.cycle, vault_id=v.vault_id, account=f"vault:{v.vault_id}", sleeve="main",
-                symbol=sym, side=side, qty=qty, price=price, status="staged", attempts=0)
-            mine.append(o)
-            targets[o.client_order_id] = target
+        legs, skips = rebalance(w, nav, held, v.universe, prices, markets, v.execution, band)
+        for s in skips:
+            events.append(("vault_order_skipped", {
+                "vault_id": v.vault_id, "symbol": s.symbol, "side": s.side, "qty": s.qty, "reason": s.reason,
+                "notional": s.qty * prices[s.symbol], "min_notional": markets[s.symbol].min_notional,
+                "band": band}))
+        account = f"vault:{v.vault_id}"
+        mine = [Order.make(
+            client_order_id=client_order_id(v.vault_id, ctx.cycle, account, "main", leg.symbol, leg.side),
+            cycle=ctx.cycle, vault_id=v.vault_id, account=account, sleeve="main", symbol=leg.symbol,
+            side=leg.side, qty=leg.qty, price=prices[leg.symbol], status="staged", attempts=0) for leg in legs]
+        targets = {o.client_order_id: leg.target for o, leg in zip(mine, legs, strict=True)}
         mine, factor = fit_buys(mine, acct.cash.get(v.base_currency, ZERO), v.execution, markets, v.base_currency)
         if factor is not None:
             events.append(("vault_buys_scaled", {"vault_id": v.vault_id, "factor": factor,

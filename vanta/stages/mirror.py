@@ -1,106 +1,279 @@
-"""Stage 6, mirror: fan each vault order out to the vault's followers (mode `proportional`).
+"""Stage 6, mirror: fan each vault's orders out to the sleeves that follow it.
 
-child quantity = vault order quantity x (follower equity x scale / vault NAV), both
-equity and NAV taken at the cycle's snapshot before any order, rounded down to the
-lot. A sell never exceeds the follower's holding; a vault order that closes the
-vault's whole position closes the follower's whole position. Every follower that
-gets no order for a vault order gets a logged reason. A follower's buys are scaled
-down together when its cash and sales cannot pay for them (books.fit_buys), logged.
+Each active follower has a Core Vault per quote asset, split into sleeves; a sleeve
+follows one vault and is sized by its own mode (sizing.mirrored_qty, README: Sizing
+modes), from its equity and the vault's NAV both taken at the snapshot before any
+order. A sleeve whose persona differs from its vault's (or whose mode is `target`)
+rebalances to its persona's target weights instead; a mirrored sleeve whose
+tracking error is past the vault's drift threshold rebalances to the vault's
+weights, with reason `drift`.
+
+Before a sleeve's first buy after its allocation changed, the Core Vault moves the
+difference in (or reclaims it), logged. Buys pass the follower's caps and are
+scaled down together when the sleeve's cash and sales cannot pay for them; sells
+(exits) are never cut except to what the sleeve holds. Every skipped order or
+sleeve gets a logged reason code.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from vanta.books import fit_buys, qty_of
-from vanta.context import Ctx, Event
+from vanta.context import Ctx, Event, SleeveMove
 from vanta.ids import client_order_id
-from vanta.models import Follower, Market, Order, Vault
+from vanta.models import CoreBook, CoreVault, Follower, Order, Persona, Sleeve, SleeveBook, Vault
 from vanta.money import ZERO, down
+from vanta.sizing import Leg, cap_buy, guard_slippage, mirrored_qty, rebalance, tracking_error
 from vanta.stages.diff import _order_event
 
+EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, carry={})
+MIRRORED = ("proportional", "scaled_trades")
 
-def _follower_block(f: Follower, v: Vault, equity: Decimal, blocked: str | None) -> str | None:
-    if f.status != "active":
-        return "offboarded"
-    if blocked is not None:
-        return blocked
-    if f.kill_switch:
-        return "follower_kill_switch"
+
+@dataclass(frozen=True, slots=True)
+class VaultView:
+    """What every sleeve of a vault shares this cycle."""
+
+    vault: Vault
+    orders: tuple[Order, ...]
+    nav: Decimal
+    held: Mapping[str, Decimal]
+    weights: Mapping[str, Decimal]
+    """The vault's own weights now (value / NAV), for tracking error."""
+    blocked: str | None
+    persona: Persona
+    has_buy: bool
+
+
+def _views(ctx: Ctx) -> dict[str, VaultView]:
+    assert ctx.snap is not None
+    prices = ctx.snap.prices
+    by_vault: dict[str, list[Order]] = {}
+    for o in ctx.vault_orders:
+        by_vault.setdefault(o.vault_id, []).append(o)
+    out = {}
+    for v in ctx.vault.vaults:
+        acct = ctx.mem.portfolio.vaults[v.vault_id]
+        nav = ctx.vault_nav[v.vault_id]
+        held = {s: qty_of(lots) for s, lots in acct.positions.items()}
+        orders = tuple(by_vault.get(v.vault_id, ()))
+        out[v.vault_id] = VaultView(
+            vault=v, orders=orders, nav=nav, held=held,
+            weights={s: q * prices[s] / nav for s, q in held.items()} if nav > 0 else {},
+            blocked=ctx.blocked.get(v.vault_id), persona=ctx.personas.get(v.vault_id, "baseline"),
+            has_buy=any(o.side == "buy" for o in orders))
+    return out
+
+
+def _sleeve_block(f: Follower, core: CoreVault, sleeve: Sleeve, vv: VaultView, core_equity: Decimal) -> str | None:
+    if vv.blocked is not None:
+        return vv.blocked
+    if vv.vault.base_currency != core.quote:
+        return "no_pairs_in_quote"
+    v = vv.vault
     floor = v.mirroring.min_account_equity if f.min_account_equity is None else f.min_account_equity
-    if equity < floor:
+    if core_equity < floor:
         return "below_min_account_equity"
     return None
 
 
-def _child_qty(vo: Order, ratio: Decimal, held: Decimal, vault_held: Decimal,
-               market: Market) -> tuple[Decimal, str | None]:
-    """(quantity, None) for one child order, or (quantity, why it is skipped)."""
-    qty = down(vo.qty * ratio, market.lot_size)
-    if vo.side == "sell":
-        if held == 0:
-            return ZERO, "no_position"
-        if vo.qty == vault_held:
-            qty = held  # the vault closes: so does the follower, dust and all
-        qty = min(qty, held)
-    if qty == 0:
-        return qty, "rounds_to_zero"
-    if qty * vo.price < market.min_notional:
-        return qty, "below_min_notional"
-    return qty, None
+class _Sleeve:
+    """One sleeve's sizing in one cycle: collects its orders, skips and book moves."""
+
+    def __init__(self, ctx: Ctx, f: Follower, core: CoreVault, cb: CoreBook, sleeve: Sleeve, vv: VaultView):
+        assert ctx.snap is not None
+        self.ctx, self.f, self.core, self.sleeve, self.vv = ctx, f, core, sleeve, vv
+        self.prices, self.markets = ctx.snap.prices, ctx.snap.markets
+        self.book = cb.sleeves.get(sleeve.sleeve_id, EMPTY)
+        self.held = {s: qty_of(lots) for s, lots in self.book.positions.items()}
+        self.values = {s: q * self.prices[s] for s, q in self.held.items()}
+        self.cash = self.book.cash.get(core.quote, ZERO)
+        self.account = f"follower:{f.follower_id}"
+        self.events: list[Event] = []
+        self.carry = dict(self.book.carry)
+        self.paused = "core_paused" if core.paused else "sleeve_paused" if sleeve.paused else None
+        self.cash_in, self.allocated = ZERO, self.book.allocated
+        self.cb = cb
+
+    def base(self, kind: str, **data: object) -> None:
+        self.events.append((kind, {"follower_id": self.f.follower_id, "sleeve": self.sleeve.sleeve_id, **data}))
+
+    def allocate(self) -> None:
+        """Apply a changed allocation (this cycle has a buy for the sleeve)."""
+        s = self.sleeve
+        want = s.allocation if s.allocation is not None else self.core.tradeable
+        # No allocation and no tradeable limit: the sleeve takes every coin that arrives.
+        delta = self.cb.cash if want is None else want - self.book.allocated
+        want = self.book.allocated + delta
+        if delta == 0:
+            return
+        move = min(delta, self.cb.cash) if delta > 0 else -min(-delta, self.cash)
+        if move == 0:
+            return
+        self.cash_in, self.allocated = move, self.book.allocated + move
+        self.base("allocation", vault_id=s.vault_id, quote=self.core.quote, by="mirror_registry.json",
+                  before=self.book.allocated, after=self.allocated, moved=move,
+                  short=(want - self.allocated) if self.allocated != want else ZERO)
+
+    def equity(self) -> Decimal:
+        return self.cash + self.cash_in + sum(self.values.values(), ZERO)
+
+    def legs(self, how: str, persona: Persona) -> list[tuple[Leg, str | None]]:
+        """(leg, parent client order id) before caps and the small-order policy."""
+        vv, ctx = self.vv, self.ctx
+        parents: dict[tuple[str, str], str] = {(o.symbol, o.side): o.client_order_id for o in vv.orders}
+        if how != "mirror":
+            assert ctx.allocation is not None
+            weights = ctx.allocation.vaults[vv.vault.vault_id][persona]
+            eq = self.equity()
+            legs, skips = rebalance(weights, eq, self.held, vv.vault.universe, self.prices, self.markets,
+                                    vv.vault.execution, vv.vault.risk.rebalance_band * eq)
+            for sk in skips:
+                self.base("child_skipped", parent=parents.get((sk.symbol, sk.side)), symbol=sk.symbol,
+                          side=sk.side, qty=sk.qty, reason=sk.reason)
+            return [(leg, parents.get((leg.symbol, leg.side))) for leg in legs]
+        ratio = self.equity() / vv.nav if vv.nav > 0 else ZERO
+        out: list[tuple[Leg, str | None]] = []
+        for vo in vv.orders:
+            raw = mirrored_qty(self.sleeve, vo.side, vo.qty, vo.price, ratio,
+                               self.held.get(vo.symbol, ZERO), vv.held.get(vo.symbol, ZERO))
+            qty = down(raw, self.markets[vo.symbol].lot_size)
+            if vo.side == "sell" and self.held.get(vo.symbol, ZERO) == 0:
+                self.base("child_skipped", parent=vo.client_order_id, symbol=vo.symbol, side="sell", qty=ZERO,
+                          reason="no_position")
+                continue
+            out.append((Leg(vo.symbol, vo.side, qty), vo.client_order_id))
+        return out
+
+    def admit(self, leg: Leg, parent: str | None, room: Decimal) -> Decimal:
+        """The quantity this leg may trade after pause, guard, caps and the small-order
+        policy (zero: skipped, logged)."""
+        sym, side, qty = leg.symbol, leg.side, leg.qty
+        market, price = self.markets[sym], self.prices[sym]
+        why = None
+        if side == "buy":
+            caps = self.f.caps
+            if self.paused is not None:
+                why = self.paused
+            elif guard_slippage(caps, side, price, self.vv.vault.execution, market):
+                why = "slippage_guard"
+            else:
+                cut, cap = cap_buy(caps, sym, qty, price, market.lot_size, self.values.get(sym, ZERO),
+                                   self.equity(), room)
+                if cap is not None and cut > 0:
+                    self.base("child_capped", parent=parent, symbol=sym, side=side, qty=qty, to=cut, reason=cap)
+                qty, why = cut, (cap if cut == 0 else None)
+        if why is None:
+            qty, why = self._small(sym, side, qty, market.min_notional, price)
+        if why is not None:
+            self.base("child_skipped", parent=parent, symbol=sym, side=side, qty=qty, reason=why)
+            return ZERO
+        return qty
+
+    def _small(self, sym: str, side: str, qty: Decimal, min_notional: Decimal,
+               price: Decimal) -> tuple[Decimal, str | None]:
+        accumulate = self.vv.vault.mirroring.small_orders == "accumulate"
+        sign = 1 if side == "buy" else -1
+        c = self.carry.pop(sym, ZERO) if accumulate else ZERO
+        if c * sign > 0:
+            qty += abs(c)
+            if side == "sell":
+                qty = min(qty, self.held.get(sym, ZERO))
+        if qty == 0:
+            return qty, "rounds_to_zero"
+        if qty * price < min_notional:
+            if accumulate:
+                self.carry[sym] = sign * qty
+                return qty, "accumulated"
+            return qty, "below_min_notional"
+        return qty, None
+
+    def move(self) -> SleeveMove | None:
+        if self.cash_in == 0 and self.carry == self.book.carry and self.sleeve.sleeve_id in self.cb.sleeves:
+            return None
+        return SleeveMove(cash_in=self.cash_in, allocated=self.allocated, carry=dict(sorted(self.carry.items())))
+
+
+def _how(run: _Sleeve, persona: Persona) -> tuple[str, Decimal | None]:
+    """How the sleeve is sized this cycle: mirror, target, persona or drift (and its
+    tracking error when that decided it)."""
+    s, vv = run.sleeve, run.vv
+    if s.mode == "target":
+        return "target", None
+    if persona != vv.persona:
+        return "persona", None
+    threshold = vv.vault.mirroring.drift_threshold
+    if threshold is not None and s.mode in MIRRORED and (run.held or vv.held):
+        te = tracking_error(vv.weights, run.values, run.equity())
+        if te > threshold:
+            return "drift", te
+    return "mirror", None
+
+
+def _size(run: _Sleeve, cycle: int) -> tuple[str, list[tuple[Order, str | None]]]:
+    f, s, vv = run.f, run.sleeve, run.vv
+    persona = vv.persona if vv.vault.vault_id in run.ctx.personas else (s.persona or f.persona)
+    how, te = _how(run, persona)
+    if te is not None:
+        run.base("drift", vault_id=s.vault_id, tracking_error=te, threshold=vv.vault.mirroring.drift_threshold)
+    if run.paused is None and (how != "mirror" or vv.has_buy):
+        run.allocate()
+    room = f.caps.max_leverage * run.equity() - sum(run.values.values(), ZERO)
+    out: list[tuple[Order, str | None]] = []
+    for leg, parent in run.legs(how, persona if how != "drift" else vv.persona):
+        qty = run.admit(leg, parent, room)
+        if qty == 0:
+            continue
+        if leg.side == "buy":
+            room -= qty * run.prices[leg.symbol]
+        o = Order.make(
+            client_order_id=client_order_id(s.vault_id, cycle, run.account, s.sleeve_id, leg.symbol, leg.side),
+            cycle=cycle, vault_id=s.vault_id, account=run.account, sleeve=s.sleeve_id, symbol=leg.symbol,
+            side=leg.side, qty=qty, price=run.prices[leg.symbol], status="staged", attempts=0)
+        out.append((o, parent))
+    return how, out
 
 
 def run(ctx: Ctx) -> Ctx:
     assert ctx.snap is not None
-    prices, markets = ctx.snap.prices, ctx.snap.markets
-    vaults = {v.vault_id: v for v in ctx.vault.vaults}
-    by_vault: dict[str, list[Order]] = {}
-    for o in ctx.vault_orders:
-        by_vault.setdefault(o.vault_id, []).append(o)
+    views = _views(ctx)
     children: list[Order] = []
     events: list[Event] = []
+    moves: dict[tuple[str, str], SleeveMove] = {}
     for f in ctx.registry.followers:
-        v = vaults[f.vault_id]
-        vorders = by_vault.get(f.vault_id, ())
-        acct = ctx.mem.portfolio.followers[f.follower_id]
-        holding = {sym: qty_of(lots) for sym, lots in acct.positions.items()}
-        equity = acct.cash.get(v.base_currency, ZERO) + sum(
-            (q * prices[sym] for sym, q in holding.items()), ZERO)
-        why = _follower_block(f, v, equity, ctx.blocked.get(f.vault_id))
-        if why is not None:
-            if why != "offboarded":
-                events.append(("follower_skipped", {"follower_id": f.follower_id,
-                                                    "vault_id": f.vault_id, "reason": why}))
+        if f.status != "active":
             continue
-        nav = ctx.vault_nav[f.vault_id]
-        vault_positions = ctx.mem.portfolio.vaults[f.vault_id].positions
-        account = f"follower:{f.follower_id}"
-        ratio = equity * f.scale / nav if nav > 0 else ZERO
-        mine: list[Order] = []
-        parents: dict[str, str] = {}
-        for vo in vorders:
-            qty, reason = _child_qty(vo, ratio, holding.get(vo.symbol, ZERO),
-                                     qty_of(vault_positions.get(vo.symbol, ())), markets[vo.symbol])
-            if reason is not None:
-                events.append(("child_skipped", {"follower_id": f.follower_id,
-                                                 "parent": vo.client_order_id, "symbol": vo.symbol,
-                                                 "side": vo.side, "qty": qty, "reason": reason}))
-                continue
-            o = Order.make(
-                client_order_id=client_order_id(vo.vault_id, ctx.cycle, account, "main", vo.symbol, vo.side),
-                cycle=ctx.cycle, vault_id=vo.vault_id, account=account, sleeve="main",
-                symbol=vo.symbol, side=vo.side, qty=qty, price=vo.price, status="staged", attempts=0)
-            mine.append(o)
-            parents[o.client_order_id] = vo.client_order_id
-        if not mine:
+        if f.kill_switch:
+            events.append(("follower_skipped", {"follower_id": f.follower_id, "reason": "follower_kill_switch"}))
             continue
-        mine, factor = fit_buys(mine, acct.cash.get(v.base_currency, ZERO), v.execution, markets, v.base_currency)
-        if factor is not None:
-            events.append(("child_buys_scaled", {"follower_id": f.follower_id, "factor": factor,
-                                                 "reason": "cash and sale proceeds do not cover the buys"}))
-        for o in mine:
-            children.append(o)
-            events.append(("child_order", _order_event(o) | {"parent": parents[o.client_order_id],
-                                                             "equity": equity}))
-    return replace(ctx, child_orders=tuple(children), events=(*ctx.events, *events))
+        books = ctx.mem.portfolio.followers[f.follower_id]
+        for core in f.cores:
+            cb = books[core.quote]
+            runs = [_Sleeve(ctx, f, core, cb, s, views[s.vault_id]) for s in core.sleeves]
+            core_equity = cb.cash + sum((r.equity() for r in runs), ZERO)
+            for r in runs:
+                why = _sleeve_block(f, core, r.sleeve, r.vv, core_equity)
+                if why is not None:
+                    events.append(("sleeve_skipped", {"follower_id": f.follower_id, "sleeve": r.sleeve.sleeve_id,
+                                                      "vault_id": r.sleeve.vault_id, "reason": why}))
+                    continue
+                how, sized = _size(r, ctx.cycle)
+                parents = {o.client_order_id: p for o, p in sized}
+                mine, factor = fit_buys([o for o, _ in sized], r.cash + r.cash_in, r.vv.vault.execution,
+                                        r.markets, core.quote)
+                if factor is not None:
+                    r.base("child_buys_scaled", factor=factor,
+                           reason="cash and sale proceeds do not cover the buys")
+                events += r.events
+                equity = r.equity()
+                for o in mine:
+                    children.append(o)
+                    events.append(("child_order", _order_event(o) | {
+                        "sleeve": o.sleeve, "basis": how, "parent": parents[o.client_order_id], "equity": equity}))
+                mv = r.move()
+                if mv is not None:
+                    moves[(f.follower_id, r.sleeve.sleeve_id)] = mv
+    return replace(ctx, child_orders=tuple(children), moves=moves, events=(*ctx.events, *events))

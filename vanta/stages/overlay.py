@@ -1,5 +1,6 @@
 """Stage 3, overlay: kill switches and maintenance block a vault's orders; flip mode
-expires at its TTL (the overlay is rewritten without it, and the expiry is logged)."""
+switches a vault (and every sleeve that follows it) to the flip's persona until its
+TTL, then expires (the overlay is rewritten without it, and the expiry is logged)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def run(ctx: Ctx) -> Ctx:
         schema_version=ov.schema_version, global_kill_switch=ov.global_kill_switch, vaults=vaults)
 
     blocked: dict[str, str] = {}
+    personas = {vid: vo.flip.persona for vid, vo in sorted(vaults.items()) if vo.flip is not None}
     for v in ctx.vault.vaults:
         ovr = vaults.get(v.vault_id)
         # The strongest reason is recorded: global kill, vault kill, maintenance.
@@ -32,4 +34,4 @@ def run(ctx: Ctx) -> Ctx:
         elif ovr is not None and ovr.maintenance:
             blocked[v.vault_id] = "maintenance"
     events += [("vault_blocked", {"vault_id": vid, "reason": r}) for vid, r in sorted(blocked.items())]
-    return replace(ctx, overlay=new_ov, blocked=blocked, events=(*ctx.events, *events))
+    return replace(ctx, overlay=new_ov, blocked=blocked, personas=personas, events=(*ctx.events, *events))

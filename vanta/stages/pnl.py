@@ -1,45 +1,91 @@
-"""Stage 10, pnl: per account, realized PnL (FIFO, net of trading fees) accumulates;
-unrealized = positions marked at the snapshot price - their open cost. Marked
-figures are rounded half-even to the minor unit; cash and cost are exact."""
+"""Stage 10, pnl: per vault and per sleeve, realized PnL (FIFO, net of trading fees)
+accumulates; unrealized = positions marked at the snapshot price - their open cost.
+Marked figures are rounded half-even to the minor unit; cash and cost are exact.
+
+Each Core Vault reports total coins (its cash and its sleeves'), the coins outside
+every sleeve, tradeable coins, equity and the profit its sweep sleeves returned; each sleeve reports
+its tracking error against its vault's weights after the cycle's fills.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from vanta.books import cost_of, market_value
+from vanta.books import cost_of, qty_of
 from vanta.context import Ctx
-from vanta.models import Account, AccountPnl, PnlFile
+from vanta.models import Account, AccountPnl, CoreBook, CorePnl, CoreVault, PnlFile, SleeveBook, SleevePnl
 from vanta.money import ZERO, cash_step, half_even
+from vanta.sizing import tracking_error
 
 
-def _pnl(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, Decimal] | None,
-         currency: str, prices: dict[str, Decimal]) -> AccountPnl:
+def _figures(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, Decimal] | None,
+             currency: str, prices: Mapping[str, Decimal]) -> dict[str, Decimal]:
     step = cash_step(currency)
     cash = acct.cash.get(currency, ZERO)
-    mv = half_even(market_value(acct, prices), step)
+    mv = half_even(sum((qty_of(lots) * prices[s] for s, lots in acct.positions.items()), ZERO), step)
     cost = sum((cost_of(lots) for lots in acct.positions.values()), ZERO).quantize(step)
     r, fees = booked or (ZERO, ZERO)
-    return AccountPnl.make(
-        equity=cash + mv, cash=cash, market_value=mv, cost_basis=cost,
-        realized_pnl=(prev.realized_pnl if prev else ZERO.quantize(step)) + r,
-        unrealized_pnl=mv - cost,
-        trading_fees=(prev.trading_fees if prev else ZERO.quantize(step)) + fees)
+    return {"equity": cash + mv, "cash": cash, "market_value": mv, "cost_basis": cost,
+            "realized_pnl": (prev.realized_pnl if prev else ZERO.quantize(step)) + r,
+            "unrealized_pnl": mv - cost,
+            "trading_fees": (prev.trading_fees if prev else ZERO.quantize(step)) + fees}
+
+
+def _weights(acct: Account, prices: Mapping[str, Decimal], currency: str) -> tuple[dict[str, Decimal], Decimal]:
+    values = {s: qty_of(lots) * prices[s] for s, lots in acct.positions.items()}
+    return values, acct.cash.get(currency, ZERO) + sum(values.values(), ZERO)
+
+
+def _core(core: CoreVault | None, book: CoreBook, prev: CorePnl | None, quote: str, ctx: Ctx, fid: str,
+          vault_w: Mapping[str, Mapping[str, Decimal]], vault_of: Mapping[str, str]) -> CorePnl:
+    assert ctx.snap is not None
+    prices = ctx.snap.prices
+    sleeves: dict[str, SleevePnl] = {}
+    for sid, sb in book.sleeves.items():
+        old = prev.sleeves.get(sid) if prev else None
+        fig = _figures(sb, old, ctx.realized.get(f"follower:{fid}/{sid}"), quote, prices)
+        sleeves[sid] = _sleeve_pnl(sb, fig, vault_w.get(vault_of.get(sid, ""), {}), prices, quote)
+    total = book.cash + sum((p.cash for p in sleeves.values()), ZERO)
+    return CorePnl.make(
+        total_coins=total, core_cash=book.cash,
+        tradeable=total if core is None or core.tradeable is None else core.tradeable,
+        equity=total + sum((p.market_value for p in sleeves.values()), ZERO),
+        returned=sum((sb.returned for sb in book.sleeves.values()), ZERO), sleeves=sleeves)
+
+
+def _sleeve_pnl(sb: SleeveBook, fig: dict[str, Decimal], vault_w: Mapping[str, Decimal],
+                prices: Mapping[str, Decimal], quote: str) -> SleevePnl:
+    values, equity = _weights(sb, prices, quote)
+    te = tracking_error(vault_w, values, equity)
+    return SleevePnl.make(**fig, allocated=sb.allocated, returned=sb.returned, tracking_error=te,
+                          tracking_value=half_even(te * equity, cash_step(quote)))
 
 
 def run(ctx: Ctx) -> Ctx:
     assert ctx.portfolio is not None and ctx.snap is not None
-    prices = dict(ctx.snap.prices)
+    prices = ctx.snap.prices
     base = {v.vault_id: v.base_currency for v in ctx.vault.vaults}
     prev = ctx.mem.pnl
-    vaults = {vid: _pnl(a, prev.vaults.get(vid), ctx.realized.get(f"vault:{vid}"), base[vid], prices)
+    vaults = {vid: AccountPnl.make(**_figures(a, prev.vaults.get(vid), ctx.realized.get(f"vault:{vid}"),
+                                              base[vid], prices))
               for vid, a in ctx.portfolio.vaults.items()}
-    fvault = {f.follower_id: f.vault_id for f in ctx.registry.followers}
-    followers = {fid: _pnl(a, prev.followers.get(fid), ctx.realized.get(f"follower:{fid}"),
-                           base[fvault[fid]], prices)
-                 for fid, a in ctx.portfolio.followers.items()}
+    vault_w: dict[str, dict[str, Decimal]] = {}
+    for vid, a in ctx.portfolio.vaults.items():
+        values, nav = _weights(a, prices, base[vid])
+        vault_w[vid] = {s: x / nav for s, x in values.items()} if nav > 0 else {}
+    reg = {f.follower_id: f for f in ctx.registry.followers}
+    followers: dict[str, dict[str, CorePnl]] = {}
+    for fid, books in ctx.portfolio.followers.items():
+        f = reg.get(fid)
+        cores = {c.quote: c for c in f.cores} if f else {}
+        vault_of = {s.sleeve_id: s.vault_id for _, s in f.sleeves()} if f else {}
+        old = prev.followers.get(fid, {})
+        followers[fid] = {q: _core(cores.get(q), b, old.get(q), q, ctx, fid, vault_w, vault_of)
+                          for q, b in books.items()}
     pnl = PnlFile.make(schema_version=prev.schema_version, cycle=ctx.cycle, asof=ctx.asof,
-                                  vaults=vaults, followers=followers)
+                       vaults=vaults, followers=followers)
     event = ("pnl", {"vaults": {vid: {"equity": p.equity, "realized_pnl": p.realized_pnl,
                                       "unrealized_pnl": p.unrealized_pnl}
                                 for vid, p in vaults.items()}})

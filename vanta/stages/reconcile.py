@@ -1,6 +1,11 @@
 """Stage 9, reconcile: book the broker's fills into portfolio.json (FIFO lots), log
 every fill and rejection, and drop answered orders from the queue.
 
+A follower's fill is booked in the sleeve that placed it, after the book moves the
+mirror stage decided (allocation changes, small-order carry). A `sweep` (Flash)
+sleeve that closed its last position this cycle returns the cash above its
+allocation to its Core Vault, logged.
+
 The paper broker's books are vanta's own, so there is no broker balance to compare
 yet; live brokers add that comparison (see the README's roadmap)."""
 
@@ -8,50 +13,120 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from itertools import groupby
 
 from vanta.books import apply_fills
-from vanta.context import Ctx, Event
-from vanta.models import Account, PortfolioFile, QueueFile
+from vanta.context import Ctx, Event, SleeveMove
+from vanta.models import Account, CoreBook, Fill, Order, PortfolioFile, QueueFile, SleeveBook
 from vanta.money import ZERO
+
+EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, carry={})
+
+
+class _Cores:
+    """Copy-on-write view of the followers' Core Vault books."""
+
+    def __init__(self, old: dict[str, dict[str, CoreBook]]) -> None:
+        self.old = old
+        self.new: dict[str, dict[str, CoreBook]] = {}
+        self.quote_of: dict[tuple[str, str], str] = {}
+
+    def core(self, fid: str, quote: str) -> CoreBook:
+        return self.new.get(fid, self.old[fid])[quote]
+
+    def put(self, fid: str, quote: str, core: CoreBook) -> None:
+        self.new.setdefault(fid, dict(self.old[fid]))[quote] = core
+
+    def sleeve(self, fid: str, quote: str, sid: str) -> SleeveBook:
+        return self.core(fid, quote).sleeves.get(sid, EMPTY)
+
+    def put_sleeve(self, fid: str, quote: str, sid: str, book: SleeveBook, core_cash: Decimal | None = None) -> None:
+        c = self.core(fid, quote)
+        self.put(fid, quote, CoreBook.make(cash=c.cash if core_cash is None else core_cash,
+                                           sleeves={**c.sleeves, sid: book}))
+
+    def result(self) -> dict[str, dict[str, CoreBook]]:
+        return {**self.old, **self.new}
+
+
+def _apply_move(cores: _Cores, fid: str, quote: str, sid: str, mv: SleeveMove) -> None:
+    book = cores.sleeve(fid, quote, sid)
+    cash = dict(book.cash)
+    cash[quote] = cash.get(quote, ZERO) + mv.cash_in
+    core = cores.core(fid, quote)
+    new = SleeveBook.make(**{**book.__dict__, "cash": cash, "allocated": mv.allocated, "carry": dict(mv.carry)})
+    cores.put_sleeve(fid, quote, sid, new, core.cash - mv.cash_in)
+
+
+def _sweep(cores: _Cores, fid: str, quote: str, sid: str) -> Decimal:
+    """Return a flat sweep sleeve's cash above its allocation to the Core Vault."""
+    book = cores.sleeve(fid, quote, sid)
+    cash = book.cash.get(quote, ZERO)
+    excess = cash - book.allocated
+    if book.positions or excess <= 0:
+        return ZERO
+    new = SleeveBook.make(**{**book.__dict__, "cash": {**book.cash, quote: book.allocated},
+                             "returned": book.returned + excess})
+    cores.put_sleeve(fid, quote, sid, new, cores.core(fid, quote).cash + excess)
+    return excess
 
 
 def run(ctx: Ctx) -> Ctx:
-    assert ctx.answers is not None and ctx.queue is not None
+    assert ctx.answers is not None and ctx.queue is not None and ctx.snap is not None
     answers = {f.client_order_id: f for f in ctx.answers.fills}
-    base = {v.vault_id: v.base_currency for v in ctx.vault.vaults}
-    books: dict[str, dict[str, Account]] = {"vault": dict(ctx.mem.portfolio.vaults),
-                                             "follower": dict(ctx.mem.portfolio.followers)}
+    markets = ctx.snap.markets
+    vaults: dict[str, Account] = dict(ctx.mem.portfolio.vaults)
+    cores = _Cores(dict(ctx.mem.portfolio.followers))
+    quotes = {(f.follower_id, s.sleeve_id): c.quote for f in ctx.registry.followers for c, s in f.sleeves()}
+    for (fid, sid), mv in sorted(ctx.moves.items()):
+        _apply_move(cores, fid, quotes[(fid, sid)], sid, mv)
+    # Group each book's orders, keeping execution order (sells before buys).
+    groups: dict[tuple[str, str], list[Order]] = {}
+    for o in ctx.to_submit:
+        groups.setdefault((o.account, o.sleeve), []).append(o)
     realized: dict[str, tuple[Decimal, Decimal]] = {}
     events: list[Event] = []
-    # to_submit is in execution order, so each account's orders are adjacent.
-    for account, group in groupby(ctx.to_submit, key=lambda o: o.account):
-        orders = list(group)
-        filled = [(o, answers[o.client_order_id]) for o in orders
-                  if answers[o.client_order_id].status == "filled"]
+    sweeps: list[tuple[str, str, str]] = []
+    for (account, sleeve), orders in groups.items():
+        filled = [(o, answers[o.client_order_id]) for o in orders if answers[o.client_order_id].status == "filled"]
         pnl_of: dict[str, Decimal] = {}
         if filled:
             kind, _, aid = account.partition(":")
-            acct, pnls = apply_fills(books[kind][aid], filled, base[filled[0][0].vault_id])
-            books[kind][aid] = acct
-            realized[account] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
-            pnl_of = {o.client_order_id: p for (o, _), p in zip(filled, pnls, strict=True)}
-        for o in orders:
-            f = answers[o.client_order_id]
-            if f.status == "rejected":
-                events.append(("reject", {"client_order_id": o.client_order_id, "account": o.account,
-                                          "reason": f.reason}))
+            quote = markets[filled[0][0].symbol].quote
+            if kind == "vault":
+                vaults[aid], pnls = apply_fills(vaults[aid], filled, quote)
+                key = account
             else:
-                events.append(("fill", {"client_order_id": o.client_order_id, "account": o.account,
-                                        "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price,
-                                        "fee": f.fee, "cash": f.cash, "realized": pnl_of[o.client_order_id]}))
+                book, pnls = apply_fills(cores.sleeve(aid, quote, sleeve), filled, quote)
+                cores.put_sleeve(aid, quote, sleeve, book)
+                key = f"{account}/{sleeve}"
+                if any(o.side == "sell" for o, _ in filled):
+                    sweeps.append((aid, quote, sleeve))
+            realized[key] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
+            pnl_of = {o.client_order_id: p for (o, _), p in zip(filled, pnls, strict=True)}
+        events += [_event(o, answers[o.client_order_id], pnl_of) for o in orders]
+    sweep_sleeves = {(f.follower_id, s.sleeve_id) for f in ctx.registry.followers for _, s in f.sleeves()
+                     if s.profit == "sweep"}
+    for fid, quote, sid in sweeps:
+        if (fid, sid) in sweep_sleeves:
+            amount = _sweep(cores, fid, quote, sid)
+            if amount > 0:
+                events.append(("flash_sweep", {"follower_id": fid, "sleeve": sid, "quote": quote, "amount": amount,
+                                               "reason": "full close: profit above the allocation returns to "
+                                                         "the Core Vault"}))
     old = ctx.mem.portfolio
     portfolio = PortfolioFile.make(
-        schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof,
-        vaults=books["vault"], followers=books["follower"])
+        schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof, vaults=vaults, followers=cores.result())
     # Every paper answer is final; live brokers leave open orders queued.
     queue = QueueFile.make(
         schema_version=ctx.queue.schema_version,
         orders=tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
-    return replace(ctx, portfolio=portfolio, queue=queue, realized=realized,
-                   events=(*ctx.events, *events))
+    return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
+
+
+def _event(o: Order, f: Fill, pnl_of: dict[str, Decimal]) -> Event:
+    if f.status == "rejected":
+        return ("reject", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
+                           "reason": f.reason})
+    return ("fill", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
+                     "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price, "fee": f.fee,
+                     "cash": f.cash, "realized": pnl_of[o.client_order_id]})

@@ -1,9 +1,19 @@
-"""Stage 4, targets: conviction -> long-only target weights per vault.
+"""Stage 4, targets: conviction -> long-only target weights per vault and persona.
 
 Rule (published in the README): with c+ = max(conviction, 0) and S = sum of c+ over
 the vault's universe, weight = min(max_single_pos_pct, c+ / max(1, S)), rounded down
 to 1e-6. Negative conviction holds nothing; the weights sum to at most 1; the rest
 of NAV is cash. A `momentum` vault first derives its conviction from the feed.
+
+Personas are transforms of those weights (the README publishes them):
+- `baseline`: the weights as above;
+- `risk_averse`: half of each baseline weight;
+- `aggressive`: 1.5 x each baseline weight, capped at min(1, 1.5 x max_single_pos_pct),
+  scaled down together when they sum past 1;
+- `contrarian`: the rule above applied to the negated conviction (it holds what the
+  vault's signals turn against).
+Every weight is rounded down to 1e-6. A vault publishes baseline, the personas it
+lists, and any persona a flip puts it in.
 """
 
 from __future__ import annotations
@@ -33,6 +43,24 @@ def weights(scores: dict[str, Decimal], cap: Decimal) -> dict[str, Decimal]:
     return {s: down(min(cap, c / denom), WEIGHT_STEP) for s, c in sorted(positive.items())}
 
 
+HALF, ONE_HALF = Decimal("0.5"), Decimal("1.5")
+
+
+def persona_weights(persona: str, scores: dict[str, Decimal], cap: Decimal) -> dict[str, Decimal]:
+    if persona == "contrarian":
+        return weights({s: -c for s, c in scores.items()}, cap)
+    base = weights(scores, cap)
+    if persona == "risk_averse":
+        return {s: down(w * HALF, WEIGHT_STEP) for s, w in base.items()}
+    if persona == "aggressive":
+        top = min(ONE, cap * ONE_HALF)
+        up = {s: min(top, w * ONE_HALF) for s, w in base.items()}
+        total = sum(up.values(), ZERO)
+        scale = ONE / total if total > ONE else ONE
+        return {s: down(w * scale, WEIGHT_STEP) for s, w in up.items()}
+    return base
+
+
 def run(ctx: Ctx) -> Ctx:
     assert ctx.snap is not None
     conv = dict(ctx.mem.conviction.scores)
@@ -47,10 +75,13 @@ def run(ctx: Ctx) -> Ctx:
                     fresh[sym] = Score(score=c, source="momentum", asof=ctx.asof)
             conv[v.vault_id] = fresh
         scores = {s: sc.score for s, sc in conv.get(v.vault_id, {}).items() if s in v.universe}
-        w = weights(scores, v.risk.max_single_pos_pct)
-        alloc[v.vault_id] = {"baseline": w}
         events.append(("signal", {"vault_id": v.vault_id, "scores": dict(sorted(scores.items()))}))
-        events.append(("target", {"vault_id": v.vault_id, "persona": "baseline", "weights": w}))
+        per: dict[str, dict[str, Decimal]] = {}
+        flip = ctx.personas.get(v.vault_id)
+        for persona in sorted({"baseline", *v.personas, *((flip,) if flip else ())}):
+            per[persona] = persona_weights(persona, scores, v.risk.max_single_pos_pct)
+            events.append(("target", {"vault_id": v.vault_id, "persona": persona, "weights": per[persona]}))
+        alloc[v.vault_id] = per
     old = ctx.mem.conviction
     conviction = old if conv == old.scores else ConvictionFile.make(
         schema_version=old.schema_version, scores=conv)
