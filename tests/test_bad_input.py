@@ -171,8 +171,8 @@ CASES = [
     Case("unknown_field", "vault.json", edit(["vaults", 0, "risk", "max_drawdwn"], "0.12"),
          where="/vaults/0/risk/max_drawdwn", found="0.12"),
     # negative quantities
-    Case("negative_cash", "portfolio.json", edit(["followers", "F_1042", "cash", "USD"], "-1.00"),
-         where="/followers/F_1042/cash/USD", found="-1.00"),
+    Case("negative_cash", "portfolio.json", edit(["followers", "F_1042", "USD", "cash"], "-1.00"),
+         where="/followers/F_1042/USD/cash", found="-1.00"),
     Case("negative_lot_quantity", "portfolio.json",
          edit(["vaults", "V_CORE", "positions"], {"AAPL": [["-1", "100.00"]]}),
          where="/vaults/V_CORE/positions/AAPL/0/0", found="-1"),
@@ -187,8 +187,8 @@ CASES = [
     Case("infinity_token", "vault.json", edit(["vaults", 0, "risk", "max_drawdown"], Raw("Infinity")),
          where="/vaults/0/risk/max_drawdown", found="Infinity"),
     Case("minus_infinity_token", "portfolio.json",
-         edit(["followers", "F_1042", "cash", "USD"], Raw("-Infinity")),
-         where="/followers/F_1042/cash/USD", found="-Infinity"),
+         edit(["followers", "F_1042", "USD", "cash"], Raw("-Infinity")),
+         where="/followers/F_1042/USD/cash", found="-Infinity"),
     Case("infinity_string", "vault.json", edit(["vaults", 0, "risk", "max_drawdown"], "Infinity"),
          where="/vaults/0/risk/max_drawdown", found="Infinity"),
     # numbers a binary-float reader could not carry exactly
@@ -196,8 +196,8 @@ CASES = [
          edit(["vaults", 0, "risk", "max_drawdown"], Raw("0.12345678901234567")),
          where="/vaults/0/risk/max_drawdown", found="0.12345678901234567"),
     Case("huge_integer", "portfolio.json",
-         edit(["followers", "F_1042", "cash", "USD"], Raw("12345678901234567890")),
-         where="/followers/F_1042/cash/USD", found="12345678901234567890"),
+         edit(["followers", "F_1042", "USD", "cash"], Raw("12345678901234567890")),
+         where="/followers/F_1042/USD/cash", found="12345678901234567890"),
     # wrong schema string, unknown currency
     Case("wrong_schema", "vault.json", edit(["schema"], "vanta.vault/2"),
          where="/schema", found="vanta.vault/2"),

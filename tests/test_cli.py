@@ -228,8 +228,12 @@ def test_status_json(template: Path) -> None:
     data = json.loads(r.stdout)
     assert {"vaults", "followers", "queue", "cycle"} <= set(data)
     assert data["cycle"] == 2
-    assert [v["vault_id"] for v in data["vaults"]] == ["V_CORE", "V_QUIET"]
-    assert len(data["followers"]) == 5
+    assert [v["vault_id"] for v in data["vaults"]] == ["V_CORE", "V_FLASH", "V_QUIET"]
+    # one row per follower sleeve: seven followers, two of them with two sleeves
+    assert len(data["followers"]) == 9
+    assert {(f["follower_id"], f["sleeve"]) for f in data["followers"]} >= {("F_2001", "quiet"), ("F_2001", "flash")}
+    quiet = next(f for f in data["followers"] if f["sleeve"] == "quiet")
+    assert quiet["pnl"]["allocated"] == "10000" and quiet["core"]["tradeable"] == "15000"
     assert isinstance(data["queue"], list)
 
 

@@ -209,6 +209,32 @@ def status(home: HomeOpt = None, json: JsonOpt = False) -> None:
 
 
 @app.command()
+def plan(
+    home: HomeOpt = None,
+    asof: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="The instant to plan for, UTC (default: now)."),
+    ] = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show the child orders the next cycle would send, per follower sleeve, with every
+    skip and cap and its reason. Nothing is sent and nothing is written.
+
+    Example: vanta plan --home ./demo --asof 2026-11-09T00:00:00Z --json
+    """
+    from vanta import home as home_mod
+    from vanta import plan as plan_mod
+
+    h = home_mod.resolve(home)
+    with home_mod.settled(h):
+        data = plan_mod.summary(plan_mod.plan(h, asof))
+    if json:
+        _json(data)
+    else:
+        plan_mod.render(data)
+
+
+@app.command()
 def schema(
     directory: Annotated[Path, typer.Argument(help="Where to write the JSON Schema files.")] = Path("schemas"),
 ) -> None:

@@ -42,7 +42,7 @@ def collect(home: Home) -> dict[str, Any]:
 
 def render(data: dict[str, Any], max_rows: int = 50) -> None:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     con = Console()
     con.print(f"[bold]{data['home']}[/]  cycle {data['cycle']}  asof {data['asof'] or '-'}  "
@@ -51,7 +51,7 @@ def render(data: dict[str, Any], max_rows: int = 50) -> None:
     def money(p: dict[str, Any] | None, key: str) -> str:
         return p[key] if p else "-"
 
-    t = Table("vault", "state", "strategy", "sleeves", "equity", "realized", "unrealized", "fees",
+    t = Table(Column("vault", no_wrap=True), "state", "strategy", "sleeves", "equity", "realized", "unrealized", "fees",
               title="Vaults")
     for v in data["vaults"]:
         p = v["pnl"]
@@ -60,13 +60,14 @@ def render(data: dict[str, Any], max_rows: int = 50) -> None:
                   money(p, "realized_pnl"), money(p, "unrealized_pnl"), money(p, "trading_fees"))
     con.print(t)
     fs = data["followers"]
-    t = Table("follower", "core", "sleeve", "vault", "mode", "status", "allocated", "equity", "realized",
-              "unrealized", "fees", "tracking", title=f"Follower sleeves ({len(fs)})")
+    t = Table(Column("follower", no_wrap=True), Column("sleeve", no_wrap=True), Column("vault", no_wrap=True),
+              "mode", "status", "equity", "realized", "unrealized", "fees", "tracking",
+              title=f"Follower sleeves ({len(fs)})")
     for f in fs[:max_rows]:
         p = f["pnl"]
-        t.add_row(f["follower_id"], f["quote"], f"{f['sleeve']} ({f['profit']})", f["vault_id"], f["mode"],
-                  f["status"], money(p, "allocated"), money(p, "equity"), money(p, "realized_pnl"),
-                  money(p, "unrealized_pnl"), money(p, "trading_fees"), money(p, "tracking_error"))
+        t.add_row(f["follower_id"], f"{f['quote']}/{f['sleeve']}", f["vault_id"], f["mode"], f["status"],
+                  money(p, "equity"), money(p, "realized_pnl"), money(p, "unrealized_pnl"),
+                  money(p, "trading_fees"), money(p, "tracking_error"))
     if len(fs) > max_rows:
         t.caption = f"{len(fs) - max_rows} more: use --json for all"
     con.print(t)
