@@ -56,11 +56,12 @@ def asof(n: int) -> str:
     return f"{year}-{month:02d}-{day:02d}T00:00:00Z"
 
 
-def size(followers: int, symbols: int, cycles: int, root: Path) -> dict[str, Any]:
-    home = root / f"f{followers}"
+def size(followers: int, symbols: int, cycles: int, root: Path, mode: str = "proportional",
+         replay: bool = True) -> dict[str, Any]:
+    home = root / f"f{followers}-{mode}"
     shutil.rmtree(home, ignore_errors=True)
     subprocess.run([*VANTA, "init", str(home), "--followers", str(followers), "--symbols", str(symbols),
-                    "--seed", "1"], check=True, capture_output=True)
+                    "--seed", "1", "--mode", mode], check=True, capture_output=True)
     # Cycle 1 opens every position from cash; the measured cycles are the steady
     # state that follows (rebalancing, partial closes, FIFO consumption).
     run([*VANTA, "cycle", "--home", str(home), "--asof", asof(1), "--json"])
@@ -68,14 +69,14 @@ def size(followers: int, symbols: int, cycles: int, root: Path) -> dict[str, Any
     for n in range(2, cycles + 2):
         wall, rss, out = run([*VANTA, "cycle", "--home", str(home), "--asof", asof(n), "--json"])
         rep = json.loads(out)
-        rwall, rrss, _ = run([*VANTA, "replay", str(n), "--home", str(home)])
+        rwall, rrss, _ = run([*VANTA, "replay", str(n), "--home", str(home)]) if replay else (0.0, 0, "")
         rows.append({"cycle": n, "wall_s": wall, "rss_mb": rss, "replay_s": rwall, "replay_rss_mb": rrss,
                      "orders": rep["orders"], "log_lines": rep["log_lines"],
                      "bundle_bytes": rep["bundle_bytes"],
                      "stages": {k: float(v) for k, v in rep["timings"].items()}})
     med = statistics.median
     return {
-        "followers": followers, "symbols": symbols, "cycles": rows,
+        "followers": followers, "symbols": symbols, "mode": mode, "cycles": rows,
         "cycle_s": med(r["wall_s"] for r in rows), "cycle_rss_mb": max(r["rss_mb"] for r in rows),
         "replay_s": med(r["replay_s"] for r in rows), "replay_rss_mb": max(r["replay_rss_mb"] for r in rows),
         "orders": med(r["orders"] for r in rows), "log_lines": med(r["log_lines"] for r in rows),
@@ -84,12 +85,45 @@ def size(followers: int, symbols: int, cycles: int, root: Path) -> dict[str, Any
     }
 
 
+def tracking(root: Path, cycles: int) -> list[dict[str, Any]]:
+    """The demo run (the example home, `cycles` cycles): each follower sleeve's tracking
+    error against its vault after every cycle, read back from the replay bundles."""
+    from vanta import bundle
+    from vanta.home import Home
+
+    home = root / "demo"
+    shutil.rmtree(home, ignore_errors=True)
+    subprocess.run([*VANTA, "init", str(home)], check=True, capture_output=True)
+    for n in range(1, cycles + 1):
+        run([*VANTA, "cycle", "--home", str(home), "--asof", asof(n)])
+    h = Home(home)
+    series: dict[tuple[str, str], list[float]] = {}
+    for n in bundle.cycles(h):
+        pnl = json.loads(bundle.get(h, bundle.load_manifest(h, n).outputs["memory/pnl_summary.json"]))
+        for fid, cores in pnl["followers"].items():
+            for quote, core in cores.items():
+                for sid, sp in core["sleeves"].items():
+                    series.setdefault((fid, f"{quote}/{sid}"), []).append(float(sp["tracking_error"]))
+    reg = json.loads((home / "memory" / "mirror_registry.json").read_bytes())
+    how = {(f["follower_id"], f"{c['quote']}/{s['sleeve_id']}"): (s["vault_id"], s["mode"], s.get("persona")
+                                                                  or f.get("persona", "baseline"))
+           for f in reg["followers"] for c in f["cores"] for s in c["sleeves"]}
+    return [{"follower": fid, "sleeve": sid, "vault": how[(fid, sid)][0], "mode": how[(fid, sid)][1],
+             "persona": how[(fid, sid)][2], "cycles": len(v), "median": statistics.median(v), "max": max(v)}
+            for (fid, sid), v in sorted(series.items())]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--followers", default="1000,10000,100000", help="comma-separated sizes")
     ap.add_argument("--symbols", type=int, default=20)
     ap.add_argument("--cycles", type=int, default=3, help="measured cycles per size")
     ap.add_argument("--help-runs", type=int, default=9)
+    ap.add_argument("--modes", default="proportional,fixed_ratio,fixed_amount,target,scaled_trades",
+                    help="sizing modes whose mirror stage is timed ('' to skip)")
+    ap.add_argument("--mode-followers", type=int, default=10000, help="followers of the per-mode homes")
+    ap.add_argument("--tracking-cycles", type=int, default=8, help="cycles of the demo run whose tracking "
+                    "error is reported (0 to skip)")
     ap.add_argument("--dir", default="bench-homes", help="where the synthetic homes go")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = ap.parse_args()
@@ -101,6 +135,12 @@ def main() -> None:
         sys.stderr.write(f"measuring {f} followers x {a.symbols} symbols ...\n")
         sizes.append(size(f, a.symbols, a.cycles, root))
     result["sizes"] = sizes
+    per_mode = []
+    for m in (x for x in a.modes.split(",") if x):
+        sys.stderr.write(f"measuring mode {m} at {a.mode_followers} followers ...\n")
+        per_mode.append(size(a.mode_followers, a.symbols, a.cycles, root, m, replay=False))
+    result["modes"] = per_mode
+    result["tracking"] = tracking(root, a.tracking_cycles) if a.tracking_cycles else []
     if a.json:
         print(json.dumps(result, indent=2))
         return
@@ -122,6 +162,20 @@ def main() -> None:
     for s in sizes:
         st = s["stage_s"]
         print(f"{s['followers']:>10} " + " ".join(f"{st[n]:>9.3f}" for n in names))
+    if per_mode:
+        print(f"\nmirror stage by sizing mode, {a.mode_followers} followers x {a.symbols} symbols "
+              f"(median of {a.cycles} cycles):")
+        print(f"{'mode':>14} {'child orders':>13} {'mirror s':>9} {'cycle s':>8} {'RSS MB':>7}")
+        for s in per_mode:
+            print(f"{s['mode']:>14} {s['orders']:>13.0f} {s['stage_s']['mirror']:>9.3f} {s['cycle_s']:>8.2f} "
+                  f"{s['cycle_rss_mb']:>7}")
+    if result["tracking"]:
+        print(f"\ntracking error of each follower sleeve against its vault over the demo run "
+              f"({a.tracking_cycles} cycles; 0 = a perfect copy, 1 = nothing in common):")
+        print(f"{'follower':>9} {'sleeve':>12} {'vault':>8} {'mode':>14} {'persona':>12} {'median':>8} {'max':>8}")
+        for t in result["tracking"]:
+            print(f"{t['follower']:>9} {t['sleeve']:>12} {t['vault']:>8} {t['mode']:>14} {t['persona']:>12} "
+                  f"{t['median']:>8.4f} {t['max']:>8.4f}")
 
 
 if __name__ == "__main__":
