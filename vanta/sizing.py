@@ -79,9 +79,9 @@ def tracking_error(weights: Mapping[str, Decimal], values: Mapping[str, Decimal]
     rounded down to 1e-6: 0 is a perfect copy, 1 holds nothing in common."""
     if equity <= 0:
         return ZERO
-    syms = set(weights) | set(values)
-    dist = sum((abs(values.get(s, ZERO) / equity - weights.get(s, ZERO)) for s in sorted(syms)), ZERO)
-    return down(dist / 2, WEIGHT_STEP)
+    dist = sum((abs(values.get(s, ZERO) - w * equity) for s, w in weights.items()), ZERO)
+    dist += sum((v for s, v in values.items() if s not in weights), ZERO)
+    return down(dist / (2 * equity), WEIGHT_STEP)
 
 
 # ---------------------------------------------------------------- mirroring a vault order

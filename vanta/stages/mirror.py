@@ -90,6 +90,7 @@ class _Sleeve:
         self.book = cb.sleeves.get(sleeve.sleeve_id, EMPTY)
         self.held = {s: qty_of(lots) for s, lots in self.book.positions.items()}
         self.values = {s: q * self.prices[s] for s, q in self.held.items()}
+        self.mv = sum(self.values.values(), ZERO)
         self.cash = self.book.cash.get(core.quote, ZERO)
         self.account = f"follower:{f.follower_id}"
         self.events: list[Event] = []
@@ -119,7 +120,7 @@ class _Sleeve:
                   short=(want - self.allocated) if self.allocated != want else ZERO)
 
     def equity(self) -> Decimal:
-        return self.cash + self.cash_in + sum(self.values.values(), ZERO)
+        return self.cash + self.cash_in + self.mv
 
     def legs(self, how: str, persona: Persona) -> list[tuple[Leg, str | None]]:
         """(leg, parent client order id) before caps and the small-order policy."""
@@ -221,7 +222,7 @@ def _size(run: _Sleeve, cycle: int) -> tuple[str, list[tuple[Order, str | None]]
         run.base("drift", vault_id=s.vault_id, tracking_error=te, threshold=vv.vault.mirroring.drift_threshold)
     if run.paused is None and (how != "mirror" or vv.has_buy):
         run.allocate()
-    room = f.caps.max_leverage * run.equity() - sum(run.values.values(), ZERO)
+    room = f.caps.max_leverage * run.equity() - run.mv
     out: list[tuple[Order, str | None]] = []
     for leg, parent in run.legs(how, persona if how != "drift" else vv.persona):
         qty = run.admit(leg, parent, room)
