@@ -142,10 +142,11 @@ def parse_packet(raw: bytes, file: str) -> Packet:
     except InputError as e:
         if not (e.path.startswith("/brokers") or e.problem.startswith("unknown field")):
             raise
-        problem = _FOUND.sub(lambda m: ", value not shown" + (m.group("more") or ""), e.problem, count=1)
+        problem, fix = _FOUND.sub(lambda m: ", value not shown" + (m.group("more") or ""), e.problem, count=1), e.fix
         if problem == e.problem and not problem.startswith("required field is missing"):
-            problem = "not a valid value (the value is not shown: it may be a key)"
-        raise InputError(e.file, e.path, problem, e.fix) from None
+            # canonical's refusals quote the number in the problem and the fix
+            problem, fix = "not a valid value (the value is not shown: it may be a key)", "write it as a string"
+        raise InputError(e.file, e.path, problem, fix) from None
 
 
 # ---------------------------------------------------------------- from packet to registry entry
@@ -327,15 +328,33 @@ def _orphans(old: Follower | None, new: Follower, port: PortfolioFile, quote: st
                              f'keep sleeve {s.sleeve_id!r} in the packet (with "paused": true) until it is sold')
 
 
+def _keep(p: Packet, old: Follower | None, vaults: Mapping[str, Vault]) -> Packet:
+    """An update keeps the follower's settings the packet leaves out (persona, fee terms,
+    caps, minimum equity, and its Core Vault's tradeable coins): a fee agreement never
+    changes because a field was omitted. A field given, even null, is set."""
+    if old is None:
+        return p
+    given = p.model_fields_set
+    kept: dict[str, Any] = {name: getattr(old, name) for name in ("persona", "fee_model", "caps", "min_account_equity")
+                            if name not in given}
+    if "tradeable" not in given:
+        first = p.sleeves[0].vault_id if p.sleeves else p.vault_id
+        v = vaults.get(first or "")
+        core = next((c for c in old.cores if v is not None and c.quote == v.base_currency), None)
+        kept["tradeable"] = core.tradeable if core else None
+    return p.model_copy(update=kept)
+
+
 def plan(p: Packet, vf: VaultFile, reg: RegistryFile, port: PortfolioFile, file: str) -> Plan:
     """The follower entry a packet makes, given the current files (pure)."""
     vaults = {v.vault_id: v for v in vf.vaults}
+    old = next((f for f in reg.followers if f.follower_id == p.user_id), None)
+    p = _keep(p, old, vaults)
     sleeves, v = _sleeves(p, vaults, file)
     quote = v.base_currency
     link = _link(p, quote, file)
     cash = _opening_cash(p, quote, link, file)
     keys = _key_specs(p, file)
-    old = next((f for f in reg.followers if f.follower_id == p.user_id), None)
     new = _follower(p, sleeves, quote, link, p.fee_model or v.mirroring.fee, old, file)
     _orphans(old, new, port, quote, file)
     has_books = quote in port.followers.get(p.user_id, {})
