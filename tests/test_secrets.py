@@ -212,6 +212,15 @@ def test_a_wrong_key_for_sealed_values_is_a_clear_error(home: Path, tmp_path: Pa
         secrets.resolve("alpaca_F1042", other)
 
 
+def test_a_packet_with_literal_keys_inside_the_home_is_refused(home: Path, store: dict[str, str]) -> None:
+    p = write(home, LITERAL, "packet.json")
+    before = snapshot(home)
+    r = vanta("onboard", p, "--home", home, "--asof", ADMIN_1, env=store)
+    assert r.returncode == 3 and "inside the home" in r.stderr, r.stderr
+    assert API_KEY not in r.stderr
+    assert snapshot(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
+
+
 # ---------------------------------------------------------------- environment references
 
 

@@ -494,6 +494,9 @@ def onboard(home: Home, packet_path: Path, asof: str | None = None,
         journal.recover(home)
         cur = _read(home)
         pl = plan(packet, cur.vault, cur.registry, cur.portfolio, file)
+        if secret_store.has_literals(pl.keys) and packet_path.resolve().is_relative_to(home.root.resolve()):
+            raise InputError(file, "/brokers", "the packet holds literal API keys and sits inside the home, whose "
+                             "files go to git and backups", "move the packet outside the home and delete this copy")
         pending = secret_store.prepare(pl.keys, home.root, env)
         fid = packet.user_id
         old = next((f for f in cur.registry.followers if f.follower_id == fid), None)
