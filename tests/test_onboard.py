@@ -206,6 +206,27 @@ def test_paper_packet_opens_a_funded_wallet_the_next_cycle_trades(home: Path, tm
     assert_verifies_and_replays(home)
 
 
+def test_a_quiet_flash_packet_makes_seed_001s_core_vault(home: Path, tmp_path: Path) -> None:
+    """Seed 001's example: 20,012.53 total, 15,000 tradeable, Quiet 10,000, Flash 5,000 (init's F_2001)."""
+    packet = {"user_id": "F_2101", "brokers": {"equities": {"adapter": "paper", "account_ref": "paper:F_2101"}},
+              "tradeable": "15000", "paper_balance": {"USD": "20012.53"},
+              "sleeves": [{"sleeve_id": "quiet", "vault_id": "V_QUIET", "allocation": "10000"},
+                          {"sleeve_id": "flash", "vault_id": "V_FLASH", "mode": "scaled_trades",
+                           "profit": "sweep", "allocation": "5000"}]}
+    out = onboard(Home(home), write_packet(tmp_path, packet), ADMIN_1, env={})
+    assert out.action == "onboard"
+    got = registry(home)["F_2101"]
+    want = next(f for f in RegistryFile.model_validate(example_files()["mirror_registry.json"]).followers
+                if f.follower_id == "F_2001")
+    assert got.cores[0].sleeves == want.cores[0].sleeves
+    assert got.cores[0].tradeable == want.cores[0].tradeable
+    assert portfolio(home)["followers"]["F_2101"] == {"USD": {"cash": "20012.53", "sleeves": {}}}
+    assert invoke("cycle", "--home", str(home), "--asof", ASOF_2).exit_code == 0
+    sleeves = portfolio(home)["followers"]["F_2101"]["USD"]["sleeves"]
+    assert set(sleeves) <= {"quiet", "flash"} and sleeves, sleeves
+    assert_verifies_and_replays(home)
+
+
 def test_the_same_packet_again_changes_no_byte(home: Path, tmp_path: Path) -> None:
     packet = write_packet(tmp_path, PAPER_PACKET)
     assert onboard(Home(home), packet, ADMIN_1, env={}).action == "onboard"
