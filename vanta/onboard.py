@@ -454,9 +454,9 @@ def _read(home: Home) -> _Current:
     return _Current(raw, models["vault.json"], models[REGISTRY], models[PORTFOLIO], models)  # type: ignore[arg-type]
 
 
-def _commit(home: Home, cur: _Current, files: dict[str, bytes], follower_id: str, action: str,
-            changes: list[dict[str, Any]], asof: str | None) -> int:
-    """Commit `files` (memory names) and their registry_update log line. Returns its seq."""
+def _log_line(home: Home, cur: _Current, files: dict[str, bytes], follower_id: str, action: str,
+              changes: list[dict[str, Any]], asof: str | None) -> tuple[bytes, int]:
+    """The registry_update line that commits `files` (memory names): (line, its seq)."""
     last = _last_line(home.log)
     seq, head = (int(last["seq"]), str(last["hash"])) if last else (0, "0" * 64)
     when = asof or now_asof()
@@ -467,8 +467,11 @@ def _commit(home: Home, cur: _Current, files: dict[str, bytes], follower_id: str
     memory = {n: hashlib.sha256(after[n]).hexdigest() for n in MEMORY_FILES}
     data = {"follower_id": follower_id, "action": action, "diff": changes, "memory": memory}
     line, seq, _ = chain(((ADMIN_KIND, data),), cur.portfolio.cycle, when, seq, head)
+    return line, seq
+
+
+def _commit(home: Home, files: dict[str, bytes], line: bytes) -> None:
     journal.commit(home, {f"memory/{n}": b for n, b in files.items()}, {LOG: line})
-    return seq
 
 
 def _check_written(files: dict[str, bytes], cur: _Current, file: str) -> None:
@@ -517,8 +520,11 @@ def onboard(home: Home, packet_path: Path, asof: str | None = None,
             return Outcome(fid, "unchanged", [], keys_stored=pending.changed, secrets_file=stored)
         _check_written(files, cur, file)
         action: Literal["onboard", "update"] = "onboard" if old is None or old.status != "active" else "update"
+        line, seq = _log_line(home, cur, files, fid, action, changes, asof)
+        # Keys first: a crash between the two leaves keys for an account not yet
+        # registered (harmless; the packet again finishes), never an account without them.
         pending.write()
-        seq = _commit(home, cur, files, fid, action, changes, asof)
+        _commit(home, files, line)
     return Outcome(fid, action, changes, seq, pending.changed, stored)
 
 
@@ -538,7 +544,8 @@ def offboard(home: Home, follower_id: str, asof: str | None = None) -> Outcome:
         changes = [{"path": f"{REGISTRY}:/followers/{follower_id}/status", "before": old.status,
                     "after": "offboarded"}]
         files = {REGISTRY: _registry_bytes(cur.raw[REGISTRY], follower_id, new_json)}
-        seq = _commit(home, cur, files, follower_id, "offboard", changes, asof)
+        line, seq = _log_line(home, cur, files, follower_id, "offboard", changes, asof)
+        _commit(home, files, line)
     return Outcome(follower_id, "offboard", changes, seq)
 
 
