@@ -274,6 +274,13 @@ def test_a_bad_key_entry_exits_3_without_quoting_the_value(home: Path, tmp_path:
     assert snapshot(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
 
 
+def test_a_parsed_packet_does_not_show_its_keys() -> None:
+    from vanta.onboard import parse_packet
+
+    p = parse_packet(json.dumps(LITERAL).encode(), "packet.json")
+    assert not [s for s in (API_KEY, API_SECRET, PASSPHRASE) if s in repr(p) + str(p)]
+
+
 # ---------------------------------------------------------------- the store itself
 
 

@@ -84,11 +84,12 @@ FIAT = ("USD", "EUR", "GBP")
 class KeyFields(Model):
     """One set of API keys: each a literal (stored encrypted) or `env:NAME`."""
 
-    api_key: SecretText | None = None
-    api_secret: SecretText | None = None
-    secret: SecretText | None = None
+    # repr=False: a packet printed by mistake (a debugger, a log call) shows no key.
+    api_key: SecretText | None = Field(default=None, repr=False)
+    api_secret: SecretText | None = Field(default=None, repr=False)
+    secret: SecretText | None = Field(default=None, repr=False)
     """Another name for api_secret (exchanges use both)."""
-    passphrase: SecretText | None = None
+    passphrase: SecretText | None = Field(default=None, repr=False)
 
     def spec(self) -> dict[str, str]:
         values = {"api_key": self.api_key, "api_secret": self.api_secret or self.secret,
