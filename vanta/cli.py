@@ -208,6 +208,76 @@ def status(home: HomeOpt = None, json: JsonOpt = False) -> None:
         render(data)
 
 
+AsofOpt = Annotated[
+    Optional[str],  # noqa: UP045
+    typer.Option(help="The instant logged with the change, UTC: 2026-11-21T12:00:00Z (default: now)."),
+]
+
+
+def _admin_report(out: Any, json: bool) -> None:
+    import json as json_mod
+
+    if json:
+        _json(out.to_json())
+        return
+    if out.action == "unchanged":
+        print(f"{out.follower_id}: unchanged")
+    else:
+        done = {"onboard": "onboarded", "update": "updated", "offboard": "offboarded"}[out.action]
+        print(f"{out.follower_id}: {done} (trade log line {out.log_seq})")
+        if out.action != "onboard":
+            for d in out.diff:
+                print(f"  {d['path']}: {json_mod.dumps(d['before'])} -> {json_mod.dumps(d['after'])}")
+    for ref in out.keys_stored:
+        print(f"  keys for {ref} stored in {out.secrets_file}")
+
+
+@app.command()
+def onboard(
+    packet: Annotated[Path, typer.Argument(help="The API packet (JSON): user_id, vault_id, brokers, persona, "
+                                                "mirroring_mode, scale, fee_model, ...")],
+    home: HomeOpt = None,
+    asof: AsofOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Register a follower from an API packet, or update it: one Core Vault in the vault's
+    base currency, its sleeves, persona, scale and fee terms. The same packet again
+    changes nothing; a change is logged with its diff. API keys go to the secret store
+    outside the home ($VANTA_SECRETS_FILE, sealed with $VANTA_SECRETS_KEY), or stay in
+    the environment when written "env:NAME". A bad packet exits 3 and writes nothing.
+
+    Example: vanta onboard packet_F_1042.json --home ./demo
+    """
+    from vanta import home as home_mod
+    from vanta.onboard import onboard as run_onboard
+
+    if asof is not None:
+        _check_asof(asof)
+    h = home_mod.resolve(home)
+    _admin_report(run_onboard(h, packet, asof), json)
+
+
+@app.command()
+def offboard(
+    follower_id: Annotated[str, typer.Argument(metavar="ID", help="The follower to stop mirroring.")],
+    home: HomeOpt = None,
+    asof: AsofOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Stop a follower's new orders: its status becomes offboarded; its books, PnL and
+    history stay. Logged like an onboarding; an offboarded follower is left unchanged.
+
+    Example: vanta offboard F_1042 --home ./demo
+    """
+    from vanta import home as home_mod
+    from vanta.onboard import offboard as run_offboard
+
+    if asof is not None:
+        _check_asof(asof)
+    h = home_mod.resolve(home)
+    _admin_report(run_offboard(h, follower_id, asof), json)
+
+
 @app.command()
 def plan(
     home: HomeOpt = None,

@@ -256,7 +256,10 @@ class AccountLink(Model):
     """Which broker wallet holds a Core Vault. Keys never appear here: `account_ref`
     names them, and the broker layer resolves it outside the home."""
 
-    adapter: Literal["paper"] = "paper"
+    adapter: Literal["paper", "ccxt:alpaca", "ccxt:binance", "ccxt:coinbase", "ccxt:kraken"] = "paper"
+    """`paper`: the paper broker. `ccxt:*`: a live venue, whose adapter arrives with the ccxt
+    issue; until then every wallet trades on the paper broker, and onboarding opens a live
+    wallet's books with no cash, so it gets no orders."""
     account_ref: str = Field(min_length=1, max_length=128)
 
 

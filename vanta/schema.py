@@ -5,12 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from vanta import canonical
-from vanta.models import SCHEMA_MODELS
+from vanta.models import SCHEMA_MODELS, Model
 
 
 def schemas() -> dict[str, bytes]:
+    from vanta.onboard import Packet  # the one input that is not a memory file
+
+    models: dict[str, type[Model]] = {**SCHEMA_MODELS, "api_packet.json": Packet}
     out = {}
-    for name, model in SCHEMA_MODELS.items():
+    for name, model in models.items():
         stem = name.rsplit(".", 1)[0]
         doc = model.model_json_schema(by_alias=True, mode="validation")
         doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": f"vanta/{stem}.schema.json",

@@ -4,6 +4,7 @@ last committed cycle. Problems are returned as values, each naming its file."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from vanta import bundle, canonical
@@ -13,11 +14,26 @@ from vanta.models import MEMORY_FILES
 from vanta.replay import recorded_span
 from vanta.stages.commit import seal
 
+ADMIN_KINDS = ("registry_update",)
+"""Log lines written between cycles by admin commands (`vanta onboard`, `vanta offboard`)."""
 
-def check_log(raw: bytes) -> tuple[list[str], int, str]:
-    """Recompute the chain. Returns (problems, lines, last hash)."""
+
+@dataclass(frozen=True)
+class AdminLine:
+    end: int
+    """Byte offset just past the line."""
+    seq: int
+    hash: str
+    memory: dict[str, str]
+    """sha256 of each memory file after the change."""
+
+
+def check_log(raw: bytes, admin: dict[int, AdminLine] | None = None) -> tuple[list[str], int, str]:
+    """Recompute the chain. Returns (problems, lines, last hash). With `admin`, also
+    collects the admin lines (by their starting byte offset)."""
     problems: list[str] = []
     head, seq = GENESIS, 0
+    start = 0
     for n, line in enumerate(raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n"), 1):
         where = f"memory/trade_log.jsonl:line {n}"
         try:
@@ -41,16 +57,42 @@ def check_log(raw: bytes) -> tuple[list[str], int, str]:
             problems.append(f"{where}: not in canonical form (edited without changing its meaning)")
             break
         head, seq = h, seq + 1
+        if admin is not None and rec.get("kind") in ADMIN_KINDS:
+            memory = rec.get("data", {}).get("memory") if isinstance(rec.get("data"), dict) else None
+            admin[start] = AdminLine(start + len(line) + 1, seq, h, memory if isinstance(memory, dict) else {})
+        start += len(line) + 1
     if raw and not raw.endswith(b"\n"):
         problems.append("memory/trade_log.jsonl: last line is incomplete")
     return problems, seq, head
 
 
+def _skip_admin(admin: dict[int, AdminLine], start: int, stop: int) -> tuple[int, AdminLine | None]:
+    """Walk the admin lines that follow byte `start`, up to `stop` at most.
+    Returns (where the walk ended, the last admin line passed)."""
+    last = None
+    while start < stop and start in admin:
+        last = admin[start]
+        start = last.end
+    return start, last
+
+
+def _check_memory(home: Home, want: dict[str, str], who: str) -> list[str]:
+    problems = []
+    for fname in MEMORY_FILES:
+        path = home.memory / fname
+        got = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
+        if got != want.get(fname):
+            problems.append(f"memory/{fname}: differs from what {who} committed (edited outside vanta?)")
+    return problems
+
+
 def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
     problems: list[str] = []
     log = home.log.read_bytes() if home.log.exists() else b""
-    p, lines, head = check_log(log)
+    admin: dict[int, AdminLine] = {}
+    p, lines, head = check_log(log, admin)
     problems += p
+    log_rel = "memory/trade_log.jsonl"
     have = bundle.cycles(home)
     prev_head = GENESIS
     ends: dict[str, int] = {}
@@ -63,7 +105,11 @@ def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
             man = bundle.load_manifest(home, n)
             for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
                 bundle.get(home, sha)
+            gap: AdminLine | None = None
             for rel, span in sorted(man.appends.items()):
+                if rel == log_rel:
+                    # Admin commands may have logged changes since the previous cycle.
+                    ends[rel], gap = _skip_admin(admin, ends.get(rel, 0), span.offset)
                 if span.offset != ends.get(rel, 0):
                     problems.append(f"{name}: its {rel} lines start at byte {span.offset}, "
                                     f"the previous cycle's end at {ends.get(rel, 0)}")
@@ -72,16 +118,15 @@ def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
         except (StateError, InputError) as e:
             problems.append(f"{name}: {e.message}")
             continue
-        if man.log_head_before != prev_head:
+        if man.log_head_before != (gap.hash if gap else prev_head):
             problems.append(f"{name}: log_head_before does not continue the previous cycle's log")
         prev_head, last = man.log_head_after, man
-    if last is not None:
-        for fname in MEMORY_FILES:
-            path = home.memory / fname
-            got = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "missing"
-            if got != last.outputs[f"memory/{fname}"]:
-                problems.append(f"memory/{fname}: differs from what cycle {last.cycle} committed "
-                                "(edited outside vanta?)")
+    # Memory as last committed: by the admin lines after the last cycle, if any.
+    tail_end, tail = _skip_admin(admin, ends.get(log_rel, 0), len(log))
+    if tail is not None and tail_end == len(log):
+        problems += _check_memory(home, tail.memory, f"the registry update at trade log line {tail.seq}")
+    elif last is not None:
+        problems += _check_memory(home, {n: last.outputs[f"memory/{n}"] for n in MEMORY_FILES}, f"cycle {last.cycle}")
         if head != last.log_head_after:
             problems.append(f"memory/trade_log.jsonl: ends at {head[:12]}..., cycle {last.cycle} "
                             f"committed {last.log_head_after[:12]}...")
