@@ -10,7 +10,8 @@ weights, with reason `drift`.
 
 Before a sleeve's first buy after its allocation changed, the Core Vault moves the
 difference in (or reclaims it), logged. Buys pass the follower's caps and are
-scaled down together when the sleeve's cash and sales cannot pay for them; sells
+scaled down together when the sleeve's cash (less what its buys still waiting in
+the queue may spend) and sales cannot pay for them; sells
 (exits) are never cut except to what the sleeve holds. Every skipped order or
 sleeve gets a logged reason code.
 """
@@ -244,6 +245,12 @@ def run(ctx: Ctx) -> Ctx:
     children: list[Order] = []
     events: list[Event] = []
     moves: dict[tuple[str, str], SleeveMove] = {}
+    # Buys still waiting in the queue (a live broker's back-pressure) hold their cash.
+    reserved: dict[tuple[str, str], Decimal] = {}
+    for o in ctx.mem.queue.orders:
+        if o.side == "buy":
+            key = (o.account, o.sleeve)
+            reserved[key] = reserved.get(key, ZERO) + o.qty * o.price
     for f in ctx.registry.followers:
         if f.status != "active":
             continue
@@ -263,8 +270,9 @@ def run(ctx: Ctx) -> Ctx:
                     continue
                 how, sized = _size(r, ctx.cycle)
                 parents = {o.client_order_id: p for o, p in sized}
-                mine, factor = fit_buys([o for o, _ in sized], r.cash + r.cash_in, r.vv.vault.execution,
-                                        r.markets, core.quote)
+                held_back = reserved.get((r.account, r.sleeve.sleeve_id), ZERO) if reserved else ZERO
+                mine, factor = fit_buys([o for o, _ in sized], max(ZERO, r.cash + r.cash_in - held_back),
+                                        r.vv.vault.execution, r.markets, core.quote)
                 if factor is not None:
                     r.base("child_buys_scaled", factor=factor,
                            reason="cash and sale proceeds do not cover the buys")
