@@ -132,10 +132,12 @@ class CycleReport:
 
 
 class LiveEdge:
-    def __init__(self, home: Home, asof: str | None) -> None:
+    def __init__(self, home: Home, asof: str | None, ccxt_pool: Callable[[], Any] | None = None) -> None:
         self.home = home
         self.asof = asof
         self.broker = PaperBroker(home.root)
+        self.ccxt_pool = ccxt_pool
+        """Builds the ccxt VenuePool (tests pass one wired to a stub); None: keys from the environment."""
         self.resumed = False
         self.bundle_bytes = 0
 
@@ -188,10 +190,19 @@ class LiveEdge:
             journal.write_durable(self.home.inflight, canonical.dumps(record))
             faults.point("inflight_written")
         vaults = {v.vault_id: v for v in ctx.vault.vaults}
+        execution = {vid: v.execution for vid, v in vaults.items()}
+        refs = _ccxt_refs(ctx)
+        live = [o for o in orders if o.account in refs]
+        if live:
+            orders = tuple(o for o in orders if o.account not in refs)
         fills = self.broker.submit(
-            ctx.cycle, orders, ctx.mem.portfolio,
-            {vid: v.execution for vid, v in vaults.items()}, ctx.vault.markets,
+            ctx.cycle, orders, ctx.mem.portfolio, execution, ctx.vault.markets,
             {vid: v.base_currency for vid, v in vaults.items()})
+        if live:
+            from vanta.brokers import ccxt_edge  # ccxt loads only when a cycle trades through it
+
+            maybe_sent = frozenset(o.client_order_id for o in live) if self.resumed else frozenset()
+            fills += ccxt_edge.submit(live, refs, ctx.vault.markets, execution, maybe_sent, self.ccxt_pool)
         faults.point("broker_answered")
         return BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",
@@ -202,7 +213,7 @@ class LiveEdge:
         put = self._put
         inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
         inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
-        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.answers))
+        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.broker_answers or ctx.answers))
         outputs = {f"memory/{n}": put(ctx.outputs[n]) for n in MEMORY_FILES}
         appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
         spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data), sha256=bundle.digest(data))
@@ -222,6 +233,15 @@ class LiveEdge:
         sha, added = bundle.put(self.home, data)
         self.bundle_bytes += added
         return sha
+
+
+def _ccxt_refs(ctx: Ctx) -> dict[str, str]:
+    """order.account -> account_ref of the followers on the ccxt adapter (none: no ccxt import)."""
+    if all(f.account.adapter == "paper" for f in ctx.registry.followers):
+        return {}
+    from vanta.brokers.ccxt_edge import ccxt_refs
+
+    return ccxt_refs(ctx.registry)
 
 
 def _size(path: Path) -> int:

@@ -243,7 +243,8 @@ class AccountLink(Model):
     """Which broker holds a follower's account. Keys never appear here: `account_ref`
     names them, and the broker layer resolves it outside the home."""
 
-    adapter: Literal["paper"] = "paper"
+    adapter: Literal["paper", "ccxt"] = "paper"
+    """`ccxt`: a real exchange account, `account_ref` = `<exchange>:<name>[:sandbox]`."""
     account_ref: str = Field(min_length=1, max_length=128)
 
 
@@ -340,7 +341,9 @@ class Fill(Model):
     quote-currency cash (fee included); it is what the account's books move by."""
 
     client_order_id: str
-    status: Literal["filled", "rejected"]
+    status: Literal["filled", "rejected", "deferred"]
+    """`deferred`: not answered yet (ccxt broker outage, fate unknown, still open); the
+    order stays queued and `reason` starts with its queue status."""
     qty: NonNeg
     price: NonNeg
     fee: NonNeg

@@ -1,0 +1,50 @@
+"""The live edge's door to the ccxt broker: which orders go to it, and one event loop
+per cycle to send them.
+
+Followers whose `account.adapter` is `ccxt` trade through it; the vault model
+accounts and paper followers stay on the paper broker. Imported by the live edge only
+when a cycle has ccxt orders, so paper cycles never load ccxt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+
+from vanta.brokers.ccxt_broker import CcxtBroker, Policy, VenuePool
+from vanta.brokers.errors import BrokerError
+from vanta.errors import StateError
+from vanta.models import Execution, Fill, Market, Order, RegistryFile
+
+
+def ccxt_refs(registry: RegistryFile) -> dict[str, str]:
+    """order.account -> account_ref, for followers on the ccxt adapter."""
+    return {f"follower:{f.follower_id}": f.account.account_ref
+            for f in registry.followers if f.account.adapter == "ccxt"}
+
+
+async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
+               execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> list[Fill]:
+    venues = {}
+    try:
+        for ref in sorted({refs[o.account] for o in orders}):
+            venues[ref] = pool.venue(ref)
+            if venues[ref].exchange.markets is None:
+                await venues[ref].exchange.load_markets()
+        broker = CcxtBroker(venues, markets, pool.policy)
+        return await broker.submit(orders, refs, execution, maybe_sent)
+    except BrokerError as err:
+        raise StateError(f"ccxt broker: {err.message}") from None
+    finally:
+        for v in venues.values():
+            close = getattr(v.exchange, "close", None)
+            if close is not None:
+                await close()
+
+
+def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
+           execution: Mapping[str, Execution], maybe_sent: frozenset[str],
+           pool_factory: Callable[[], VenuePool] | None = None) -> list[Fill]:
+    """Answers for the ccxt accounts' orders (one per order; deferrals included)."""
+    pool = pool_factory() if pool_factory is not None else VenuePool(Policy())
+    return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent))
