@@ -36,7 +36,7 @@ from typing import Any
 
 from vanta.books import fill_price
 from vanta.brokers.ccxt_exchange import CLIENT_ID_PARAM, make_exchange, native_client_id
-from vanta.brokers.errors import AuthFailed, BrokerError, Final, NotFound, RateLimited, Transient
+from vanta.brokers.errors import AuthFailed, BrokerError, CircuitOpen, Final, NotFound, RateLimited, Transient
 from vanta.brokers.resilience import Backoff, Breaker, Sleep, call, retry
 from vanta.brokers.secrets import AccountRef, KeyRing, parse_ref
 from vanta.models import Execution, Fill, Market, Order
@@ -193,6 +193,8 @@ class CcxtBroker:
             try:
                 placed = await self._call(venue, lambda: venue.exchange.create_order(
                     order.symbol, "limit", order.side, order.qty, limit, dict(params)))
+            except CircuitOpen as err:
+                return deferred(order, "retry", err.message)
             except AuthFailed as err:
                 if not self._rotate(venue):
                     return deferred(order, "retry", f"{err.message}; no other key set for {self._ref(venue)}")
@@ -240,14 +242,23 @@ class CcxtBroker:
         best = dict(o)
         for _ in range(self.policy.follow_polls):
             if best.get("status") in TERMINAL:
-                return to_fill(order, best, market, base)
+                break
             await self.sleep(self.policy.follow_interval)
             best = self._newer(best, await self._fetch(venue, order, best))
         if best.get("status") not in TERMINAL:
             best = self._newer(best, await self._cancel(venue, order, best))
             if best.get("status") not in TERMINAL:
                 return deferred(order, "open", f"order {best.get('id')} still open after the cancel")
-        return to_fill(order, best, market, base)
+        return to_fill(order, await self._with_trades(venue, order, best), market, base)
+
+    async def _with_trades(self, venue: Venue, order: Order, o: dict[str, Any]) -> dict[str, Any]:
+        """An order report without fees (binance's GET order has none) gets its trades,
+        so the fees are booked whichever way the order was found."""
+        filled = _dec(o.get("filled")) or ZERO
+        if filled <= 0 or _fees(o) or not venue.exchange.has.get("fetchOrderTrades"):
+            return o
+        trades = await self._read(venue, lambda: venue.exchange.fetch_order_trades(o["id"], order.symbol))
+        return {**o, "trades": trades}
 
     @staticmethod
     def _newer(seen: dict[str, Any], report: Mapping[str, Any]) -> dict[str, Any]:
@@ -256,6 +267,8 @@ class CcxtBroker:
         old, new = _dec(seen.get("filled")) or ZERO, _dec(report.get("filled")) or ZERO
         if new < old or (seen.get("status") in TERMINAL and report.get("status") not in TERMINAL):
             return seen
+        if new > old:  # an earlier report's fees cover only the part filled then
+            seen = {k: v for k, v in seen.items() if k not in ("fee", "fees", "trades")}
         merged = {**seen, **{k: v for k, v in report.items() if v is not None}}
         merged["id"] = seen.get("id") or report.get("id")
         return merged
@@ -298,7 +311,7 @@ class CcxtBroker:
         async def once() -> Any:
             return await self._call(venue, fn)
 
-        return await retry(once, venue.breaker, self.policy.backoff, self.sleep)
+        return await retry(once, venue.breaker, self.policy.backoff, self.sleep, mapped=True)
 
     def _rotate(self, venue: Venue) -> bool:
         if not venue.ring.auth_failed():

@@ -38,6 +38,10 @@ class Unavailable(Transient):
     """The broker says it is down or in maintenance."""
 
 
+class CircuitOpen(Unavailable):
+    """vanta's own breaker refused the call: nothing was sent, the order waits (`retry`)."""
+
+
 class Final(BrokerError):
     """Asking again gives the same answer: never retried."""
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from vanta.brokers.errors import BrokerError, Transient, Unavailable, classify, is_ccxt_error
+from vanta.brokers.errors import BrokerError, CircuitOpen, Transient, classify, is_ccxt_error
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -57,7 +57,7 @@ class Breaker:
 
     def check(self) -> None:
         if self.is_open:
-            raise Unavailable(f"{self.name}: circuit open after {self.failures} failures in a row; "
+            raise CircuitOpen(f"{self.name}: circuit open after {self.failures} failures in a row; "
                               f"orders stay queued, next probe in {self.cooldown:.0f} s")
 
     def success(self) -> None:
@@ -88,15 +88,15 @@ async def call(fn: Callable[[], Awaitable[T]], breaker: Breaker) -> T:
 
 
 async def retry(fn: Callable[[], Awaitable[T]], breaker: Breaker, backoff: Backoff,
-                sleep: Sleep = asyncio.sleep, on_error: Callable[[BrokerError], None] | None = None) -> T:
+                sleep: Sleep = asyncio.sleep, mapped: bool = False) -> T:
     """`call` again after a transient error, waiting longer each time; a final error
-    or the last attempt's error is raised. For reads and lookups only."""
+    or the last attempt's error is raised. For reads and lookups only.
+
+    `mapped`: `fn` already goes through `call` (it raises BrokerErrors and feeds the breaker)."""
     for k in range(backoff.attempts):
         try:
-            return await call(fn, breaker)
+            return await (fn() if mapped else call(fn, breaker))
         except BrokerError as err:
-            if on_error is not None:
-                on_error(err)
             if not err.retry or k == backoff.attempts - 1 or breaker.is_open:
                 raise
             await sleep(backoff.delay(k))

@@ -41,6 +41,11 @@ def binance_markets(symbols: Mapping[str, tuple[str, str]]) -> dict[str, dict[st
     return out
 
 
+_ROUTES = {("POST", "/api/v3/order"): "create", ("GET", "/api/v3/order"): "fetch",
+           ("DELETE", "/api/v3/order"): "cancel", ("GET", "/api/v3/account"): "balance",
+           ("GET", "/api/v3/openOrders"): "open", ("GET", "/api/v3/myTrades"): "trades"}
+
+
 @dataclass
 class StubOrder:
     order_id: int
@@ -52,6 +57,7 @@ class StubOrder:
     executed: Decimal = ZERO
     status: str = "NEW"
     reports: int = 0
+    trades: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -67,6 +73,9 @@ class StubVenue:
     calls: list[tuple[str, str]] = field(default_factory=list)
     stale_reports: bool = False
     """Answer every other fetch with the order's previous state (an out-of-order report)."""
+    inflight: int = 0
+    max_inflight: int = 0
+    keys_seen: set[str] = field(default_factory=set)
     _history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _next_id: int = 1000
 
@@ -75,13 +84,20 @@ class StubVenue:
         return sum(n - 1 for n in self.creates.values() if n > 1)
 
     async def transport(self, url: str, method: str, headers: Mapping[str, Any], body: str | None) -> tuple[int, str]:
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        self.inflight += 1
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return self._answer(url, method, headers, body)
+        finally:
+            self.inflight -= 1
+
+    def _answer(self, url: str, method: str, headers: Mapping[str, Any], body: str | None) -> tuple[int, str]:
+        self.keys_seen.add(str(headers.get("X-MBX-APIKEY", "")))
         parts = urlsplit(url)
         params = dict(parse_qsl(parts.query)) | dict(parse_qsl(body or ""))
-        kind = {("POST", "/api/v3/order"): "create", ("GET", "/api/v3/order"): "fetch",
-                ("DELETE", "/api/v3/order"): "cancel", ("GET", "/api/v3/account"): "balance",
-                ("GET", "/api/v3/openOrders"): "open"}.get((method, parts.path), "other")
+        kind = _ROUTES.get((method, parts.path), "other")
         self.calls.append((kind, params.get("newClientOrderId") or params.get("origClientOrderId") or ""))
         fault = self.faults.get(kind, [None]).pop(0) if self.faults.get(kind) else None
         early = self._fault_answer(fault)
@@ -126,8 +142,17 @@ class StubVenue:
             return
         o.reports += 1
         step = (o.qty / self.partial_steps).quantize(Decimal("0.00000001"))
+        before = o.executed
         o.executed = o.qty if o.reports >= self.partial_steps else min(o.qty, o.executed + step)
         o.status = "FILLED" if o.executed == o.qty else "PARTIALLY_FILLED"
+        qty = o.executed - before
+        if qty:
+            self._next_id += 1
+            o.trades.append({"symbol": o.symbol, "id": self._next_id, "orderId": o.order_id, "price": str(o.price),
+                             "qty": str(qty), "quoteQty": str(qty * o.price),
+                             "commission": str(qty * o.price * self.fee_rate),
+                             "commissionAsset": _quote_of(o.symbol), "time": 1700000000000,
+                             "isBuyer": o.side == "BUY", "isMaker": False, "isBestMatch": True})
 
     def _find(self, p: dict[str, str]) -> StubOrder | None:
         if "origClientOrderId" in p:
@@ -157,6 +182,10 @@ class StubVenue:
     def _open(self, p: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
         return 200, [self._json(o) for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
 
+    def _trades(self, p: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
+        o = self._find(p)
+        return 200, [] if o is None else list(o.trades)
+
     def _balance(self, p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 200, {"balances": [], "accountType": "SPOT", "canTrade": True}
 
@@ -171,10 +200,9 @@ class StubVenue:
             "executedQty": str(o.executed), "cummulativeQuoteQty": str(quote), "status": o.status,
             "timeInForce": "GTC", "type": "LIMIT", "side": o.side, "time": 1700000000000,
             "updateTime": 1700000000000}
-        if fills and o.executed:
-            out["fills"] = [{"price": str(o.price), "qty": str(o.executed),
-                             "commission": str(quote * self.fee_rate), "commissionAsset": _quote_of(o.symbol),
-                             "tradeId": o.order_id}]
+        if fills:
+            out["fills"] = [{"price": t["price"], "qty": t["qty"], "commission": t["commission"],
+                             "commissionAsset": t["commissionAsset"], "tradeId": t["id"]} for t in o.trades]
         return out
 
 
