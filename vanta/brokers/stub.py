@@ -30,7 +30,8 @@ def binance_markets(symbols: Mapping[str, tuple[str, str]]) -> dict[str, dict[st
     blank = ccxt_async.binance().safe_market_structure()
     out = {}
     for sym, (lot, tick) in symbols.items():
-        base, quote = sym.split("/")
+        base, _, quote = sym.partition("/")
+        quote = quote or "USD"  # a bare symbol (an equity, `AAPL`) trades against USD
         out[sym] = {**blank, "id": base + quote, "symbol": sym, "base": base, "quote": quote,
                     "baseId": base, "quoteId": quote, "type": "spot", "spot": True, "active": True,
                     "precision": {"amount": Decimal(lot), "price": Decimal(tick)},
