@@ -339,6 +339,8 @@ class VenuePool:
     """exchange id -> ccxt markets (loaded once per exchange and shared)."""
     keys: Callable[[str], list[Any]] | None = None
     exchange_factory: Callable[..., Any] = make_exchange
+    on_submitted: Callable[[Order, float], None] | None = None
+    """Called with each order the exchange acknowledged and the perf_counter instant (benchmarks)."""
     breakers: dict[str, Breaker] = field(default_factory=dict)
     gates: dict[str, asyncio.Semaphore] = field(default_factory=dict)
 

@@ -15,6 +15,7 @@ The only module besides ccxt_broker that imports ccxt, and only inside functions
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -60,16 +61,31 @@ _SAFE_READERS = {"safe_string": 1, "safe_string_2": 2, "safe_string_n": 0, "safe
 
 
 def _decimal_aware(orig: Callable[..., Any], nkeys: int) -> Callable[..., Any]:
-    def read(d: Any, *args: Any) -> Any:
-        if isinstance(d, dict):
-            keys = args[0] if nkeys == 0 else args[:nkeys]
-            if isinstance(keys, list | tuple) and any(isinstance(d.get(k), Decimal) for k in keys
-                                                      if isinstance(k, str | int)):
-                d = {**d, **{k: format(d[k], "f") for k in keys
-                             if isinstance(k, str | int) and isinstance(d.get(k), Decimal)}}
-        return orig(d, *args)
+    # Hot: ccxt calls these hundreds of times per order, so the common case (no Decimal
+    # under the key) costs one dict lookup and one type check.
+    if nkeys == 1:
+        def read1(d: Any, key: Any, *rest: Any) -> Any:
+            if type(d) is dict:
+                v = d.get(key)
+                if type(v) is Decimal:
+                    return orig({key: format(v, "f")}, key, *rest)
+            return orig(d, key, *rest)
 
-    return read
+        return read1
+    if nkeys == 2:
+        def read2(d: Any, k1: Any, k2: Any, *rest: Any) -> Any:
+            if type(d) is dict and (type(d.get(k1)) is Decimal or type(d.get(k2)) is Decimal):
+                d = {k: format(d[k], "f") if type(d.get(k)) is Decimal else d.get(k) for k in (k1, k2)}
+            return orig(d, k1, k2, *rest)
+
+        return read2
+
+    def read_n(d: Any, keys: Any, *rest: Any) -> Any:
+        if type(d) is dict and any(type(d.get(k)) is Decimal for k in keys if type(k) is str):
+            d = {**d, **{k: format(d[k], "f") for k in keys if type(k) is str and type(d.get(k)) is Decimal}}
+        return orig(d, keys, *rest)
+
+    return read_n
 
 
 def decimal_numbers(ex: Any) -> None:
@@ -79,9 +95,41 @@ def decimal_numbers(ex: Any) -> None:
         setattr(ex, name, _decimal_aware(getattr(ex, name), nkeys))
 
 
+_TEMPLATES: dict[tuple[str, bool, int], tuple[Any, Any]] = {}
+
+
 def make_exchange(exchange_id: str, keys: KeySet | None, sandbox: bool,
                   markets: Mapping[str, Any] | None = None, options: Mapping[str, Any] | None = None) -> Any:
-    """An async ccxt exchange (ccxt.async_support), rate limiting on, Decimal numbers."""
+    """An async ccxt exchange (ccxt.async_support), rate limiting on, Decimal numbers.
+
+    Building a ccxt exchange costs milliseconds (its whole API description is merged);
+    a cycle needs one per account, so accounts of one exchange are cloned from a
+    template with their own keys, options, rate limiter and HTTP session."""
+    if options:
+        return _build(exchange_id, keys, sandbox, markets, options)
+    key = (exchange_id, sandbox, id(markets))
+    if key not in _TEMPLATES:  # the markets object is kept with its template, so its id stays its own
+        _TEMPLATES[key] = (markets, _build(exchange_id, None, sandbox, markets, None))
+    return _clone(_TEMPLATES[key][1], keys)
+
+
+def _clone(template: Any, keys: KeySet | None) -> Any:
+    ex = copy.copy(template)
+    ex.options = dict(template.options)  # ccxt sets flags in its options at run time (top level)
+    ex.init_throttler()  # each account has its own rate limit
+    ex.session = None
+    ex.own_session = True
+    ex.ssl_context = None
+    ex.tcp_connector = None
+    ex.last_http_response = None
+    ex.apiKey = keys.api_key if keys else ""
+    ex.secret = keys.secret if keys else ""
+    ex.password = (keys.password or "") if keys else ""
+    return ex
+
+
+def _build(exchange_id: str, keys: KeySet | None, sandbox: bool,
+           markets: Mapping[str, Any] | None, options: Mapping[str, Any] | None) -> Any:
     import ccxt.async_support as ccxt_async  # the adapter edge: nowhere else
 
     if exchange_id not in CLIENT_ID_PARAM:
