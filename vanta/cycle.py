@@ -139,6 +139,7 @@ class LiveEdge:
         self.ccxt_pool = ccxt_pool
         """Builds the ccxt VenuePool (tests pass one wired to a stub); None: keys from the environment."""
         self.resumed = False
+        self.resumed_snapshot: Any = None
         self.bundle_bytes = 0
 
     def load(self) -> tuple[int, str, Memory]:
@@ -156,6 +157,7 @@ class LiveEdge:
                     "since; restore memory/ to its state at that time (git checkout memory/) and run "
                     "`vanta cycle` again to finish it")
             cycle, asof, self.resumed = rec["cycle"], rec["asof"], True
+            self.resumed_snapshot = rec.get("market_snapshot")
         if asof is None:
             asof = now_asof()
         last = mem.portfolio.asof
@@ -165,6 +167,8 @@ class LiveEdge:
 
     def market(self, ctx: Ctx) -> MarketSnapshot:
         vf = ctx.vault
+        if vf.market_data.source == "ccxt":
+            return self._ccxt_market(ctx)
         symbols = sorted(vf.markets)
         bars = feed.bars_for(vf.market_data, symbols, self.home.root, vf.market_data.start_bar + ctx.cycle)
         index = feed.bar_for_cycle(bars, ctx.cycle, vf.market_data)
@@ -182,11 +186,32 @@ class LiveEdge:
             bar_time=bar.time, prices={s: bar.closes[s] for s in symbols}, history=history,
             markets=dict(vf.markets))
 
+    def _ccxt_market(self, ctx: Ctx) -> MarketSnapshot:
+        if self.resumed_snapshot is not None:
+            # An interrupted cycle is finished with the prices its orders were sized at.
+            return MarketSnapshot.model_validate(self.resumed_snapshot)
+        from vanta.brokers import ccxt_market  # ccxt loads only for an exchange-priced home
+
+        md, vf = ctx.vault.market_data, ctx.vault
+        if not md.exchange:
+            raise StateError("memory/vault.json:/market_data/exchange: a ccxt price source needs an exchange; "
+                             "set it to e.g. \"binance\"")
+        depth = max((v.strategy.lookback for v in vf.vaults if v.strategy.kind == "momentum"), default=0)
+        pool = self.ccxt_pool() if self.ccxt_pool is not None else None
+        exid = md.exchange.partition(":")[0]
+        return ccxt_market.snapshot(ctx.cycle, ctx.asof, md.exchange, md.timeframe, sorted(vf.markets), vf.markets,
+                                    depth, factory=pool.exchange_factory if pool else None,
+                                    markets=pool.markets.get(exid) if pool else None,
+                                    backoff=pool.policy.backoff if pool else None)
+
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         orders = ctx.to_submit
         if orders:
-            record = {"cycle": ctx.cycle, "asof": ctx.asof, "inputs": _inputs_digest(dict(ctx.mem.raw)),
-                      "submitting": [o.client_order_id for o in orders]}
+            record: dict[str, Any] = {"cycle": ctx.cycle, "asof": ctx.asof,
+                                      "inputs": _inputs_digest(dict(ctx.mem.raw)),
+                                      "submitting": [o.client_order_id for o in orders]}
+            if ctx.vault.market_data.source == "ccxt" and ctx.snap is not None:
+                record["market_snapshot"] = ctx.snap.to_json()
             journal.write_durable(self.home.inflight, canonical.dumps(record))
             faults.point("inflight_written")
         vaults = {v.vault_id: v for v in ctx.vault.vaults}

@@ -176,9 +176,14 @@ class MarketData(Model):
     """Price source. `builtin`: the packaged historical feed (see README);
     `synthetic`: a seeded random walk for benchmarks; `csv`: `path` in the home."""
 
-    source: Literal["builtin", "synthetic", "csv"] = "builtin"
+    source: Literal["builtin", "synthetic", "csv", "ccxt"] = "builtin"
     seed: int = 0
     path: str | None = None
+    exchange: str | None = None
+    """`ccxt`: the exchange whose tickers and candles price the cycle (`binance`, or
+    `binance:sandbox`); its market metadata (lot, tick, minimums) replaces `markets`."""
+    timeframe: str = "1d"
+    """`ccxt`: the candle length of the history indicators look back over."""
     start_bar: int = Field(default=0, ge=0)
     """Cycle N reads bar start_bar + N - 1, so indicators can start with history."""
 

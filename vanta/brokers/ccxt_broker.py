@@ -103,7 +103,6 @@ def to_fill(order: Order, o: Mapping[str, Any], market: Market, base: str) -> Fi
     filled = _dec(o.get("filled")) or ZERO
     if filled <= 0:
         return rejected(order, f"{o.get('status') or 'unknown'}: nothing filled")
-    filled = min(filled, order.qty)
     cost = _dec(o.get("cost"))
     avg = _dec(o.get("average")) or (cost / filled if cost else None) or _dec(o.get("price")) or order.price
     notional = cost if cost else filled * avg

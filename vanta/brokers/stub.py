@@ -44,7 +44,8 @@ def binance_markets(symbols: Mapping[str, tuple[str, str]]) -> dict[str, dict[st
 
 _ROUTES = {("POST", "/api/v3/order"): "create", ("GET", "/api/v3/order"): "fetch",
            ("DELETE", "/api/v3/order"): "cancel", ("GET", "/api/v3/account"): "balance",
-           ("GET", "/api/v3/openOrders"): "open", ("GET", "/api/v3/myTrades"): "trades"}
+           ("GET", "/api/v3/openOrders"): "open", ("GET", "/api/v3/myTrades"): "trades",
+           ("GET", "/api/v3/ticker/24hr"): "tickers", ("GET", "/api/v3/klines"): "klines"}
 
 
 @dataclass
@@ -74,6 +75,8 @@ class StubVenue:
     calls: list[tuple[str, str]] = field(default_factory=list)
     stale_reports: bool = False
     """Answer every other fetch with the order's previous state (an out-of-order report)."""
+    prices: dict[str, Decimal] = field(default_factory=dict)
+    """Market id (`BTCUSDT`) -> last price, for tickers and candles."""
     inflight: int = 0
     max_inflight: int = 0
     keys_seen: set[str] = field(default_factory=set)
@@ -186,6 +189,20 @@ class StubVenue:
     def _trades(self, p: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
         o = self._find(p)
         return 200, [] if o is None else list(o.trades)
+
+    def _tickers(self, p: dict[str, str]) -> tuple[int, list[dict[str, Any]]]:
+        wanted = json.loads(p["symbols"]) if "symbols" in p else sorted(self.prices)
+        return 200, [{"symbol": m, "lastPrice": str(self.prices[m]), "openPrice": str(self.prices[m]),
+                      "closeTime": 1700000000000, "volume": "1", "quoteVolume": str(self.prices[m])}
+                     for m in wanted if m in self.prices]
+
+    def _klines(self, p: dict[str, str]) -> tuple[int, list[list[Any]]]:
+        price, n = self.prices[p["symbol"]], int(p.get("limit", 10))
+        # A gentle deterministic walk up to the last price: candle i closes at price * (1 - (n-1-i)/100).
+        day = 86_400_000
+        return 200, [[1700000000000 + i * day, str(price), str(price), str(price),
+                      str(price * (1 - Decimal(n - 1 - i) / 100)), "1", 1700000000000 + (i + 1) * day - 1]
+                     for i in range(n)]
 
     def _balance(self, p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 200, {"balances": [], "accountType": "SPOT", "canTrade": True}
