@@ -45,6 +45,7 @@ from vanta.stages import (
     queue,
     reconcile,
     targets,
+    truth,
 )
 from vanta.validate import cross_check, parse_memory
 
@@ -65,6 +66,7 @@ STAGES: tuple[tuple[str, StageFn], ...] = (
     ("queue", _pure(queue.run)),
     ("execute", execute.run),
     ("reconcile", _pure(reconcile.run)),
+    ("truth", _pure(truth.run)),
     ("pnl", _pure(pnl.run)),
     ("fees", _pure(fees.run)),
     ("commit", commit.run),
@@ -223,15 +225,18 @@ class LiveEdge:
         fills = self.broker.submit(
             ctx.cycle, orders, ctx.mem.portfolio, execution, ctx.vault.markets,
             {vid: v.base_currency for vid, v in vaults.items()})
-        if live:
+        balances: dict[str, Any] = {}
+        if refs:
             from vanta.brokers import ccxt_edge  # ccxt loads only when a cycle trades through it
 
             maybe_sent = frozenset(o.client_order_id for o in live) if self.resumed else frozenset()
-            fills += ccxt_edge.submit(live, refs, ctx.vault.markets, execution, maybe_sent, self.ccxt_pool)
+            answered, balances = ccxt_edge.submit(live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets,
+                                                  execution, maybe_sent, self.ccxt_pool)
+            fills += answered
         faults.point("broker_answered")
         return BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",
-            fills=tuple(sorted(fills, key=lambda f: f.client_order_id)))
+            fills=tuple(sorted(fills, key=lambda f: f.client_order_id)), balances=balances)
 
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None

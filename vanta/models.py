@@ -359,6 +359,9 @@ class Fill(Model):
 class BrokerAnswers(Model):
     schema_version: Literal["vanta.broker_answers/1"] = _schema("broker_answers")
     fills: Annotated[tuple[Fill, ...], _sorted_by("client_order_id")] = ()
+    balances: dict[str, dict[str, NonNeg]] = {}
+    """Live accounts only: account -> asset -> total the broker holds, read after the
+    cycle's orders (the paper broker's books are vanta's own, so it reports none)."""
 
 
 # ---------------------------------------------------------------- market snapshot

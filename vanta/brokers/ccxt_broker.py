@@ -292,6 +292,15 @@ class CcxtBroker:
         except Transient:
             return dict(o)
 
+    async def balance(self, venue: Venue) -> dict[str, Decimal] | None:
+        """What the account holds (totals, nonzero), or None when the broker cannot say now."""
+        try:
+            bal = await self._read(venue, venue.exchange.fetch_balance)
+        except BrokerError:
+            return None
+        totals = bal.get("total") or {}
+        return {str(a): d for a, v in sorted(totals.items()) if (d := _dec(v)) is not None and d > 0}
+
     # ------------------------------------------------------------------ calls
 
     async def _call(self, venue: Venue, fn: Callable[[], Any]) -> Any:

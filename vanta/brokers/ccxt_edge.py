@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 
 from vanta.brokers.ccxt_broker import CcxtBroker, Policy, VenuePool
 from vanta.brokers.errors import BrokerError
 from vanta.errors import StateError
 from vanta.models import Execution, Fill, Market, Order, RegistryFile
+
+Balances = dict[str, dict[str, Decimal]]
 
 
 def ccxt_refs(registry: RegistryFile) -> dict[str, str]:
@@ -24,15 +27,20 @@ def ccxt_refs(registry: RegistryFile) -> dict[str, str]:
 
 
 async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
-               execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> list[Fill]:
+               execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> tuple[list[Fill], Balances]:
     venues = {}
     try:
-        for ref in sorted({refs[o.account] for o in orders}):
+        for ref in sorted(set(refs.values())):
             venues[ref] = pool.venue(ref)
             if venues[ref].exchange.markets is None:
                 await venues[ref].exchange.load_markets()
         broker = CcxtBroker(venues, markets, pool.policy, on_submitted=pool.on_submitted)
-        return await broker.submit(orders, refs, execution, maybe_sent)
+        fills = await broker.submit(orders, refs, execution, maybe_sent)
+        # Read after the orders: what the accounts hold once this cycle's fills landed.
+        shared = {ref for ref in refs.values() if list(refs.values()).count(ref) > 1}
+        accounts = sorted(a for a, ref in refs.items() if ref not in shared)
+        held = await asyncio.gather(*(broker.balance(venues[refs[a]]) for a in accounts))
+        return fills, {a: h for a, h in zip(accounts, held, strict=True) if h is not None}
     except BrokerError as err:
         raise StateError(f"ccxt broker: {err.message}") from None
     finally:
@@ -42,7 +50,8 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
 
 def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
            execution: Mapping[str, Execution], maybe_sent: frozenset[str],
-           pool_factory: Callable[[], VenuePool] | None = None) -> list[Fill]:
-    """Answers for the ccxt accounts' orders (one per order; deferrals included)."""
+           pool_factory: Callable[[], VenuePool] | None = None) -> tuple[list[Fill], Balances]:
+    """Answers for the ccxt accounts' orders (one per order; deferrals included), and
+    each account's balances read afterwards (an account whose read failed is left out)."""
     pool = pool_factory() if pool_factory is not None else VenuePool(Policy())
     return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent))

@@ -60,6 +60,7 @@ class StubOrder:
     status: str = "NEW"
     reports: int = 0
     trades: list[dict[str, Any]] = field(default_factory=list)
+    key: str = ""
 
 
 @dataclass
@@ -75,12 +76,15 @@ class StubVenue:
     calls: list[tuple[str, str]] = field(default_factory=list)
     stale_reports: bool = False
     """Answer every other fetch with the order's previous state (an out-of-order report)."""
+    holdings: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    """API key -> asset -> amount the account holds; fills move it (commission in the quote)."""
     prices: dict[str, Decimal] = field(default_factory=dict)
     """Market id (`BTCUSDT`) -> last price, for tickers and candles."""
     inflight: int = 0
     max_inflight: int = 0
     keys_seen: set[str] = field(default_factory=set)
     _history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _key: str = ""
     _next_id: int = 1000
 
     @property
@@ -98,7 +102,8 @@ class StubVenue:
             self.inflight -= 1
 
     def _answer(self, url: str, method: str, headers: Mapping[str, Any], body: str | None) -> tuple[int, str]:
-        self.keys_seen.add(str(headers.get("X-MBX-APIKEY", "")))
+        self._key = str(headers.get("X-MBX-APIKEY", ""))
+        self.keys_seen.add(self._key)
         parts = urlsplit(url)
         params = dict(parse_qsl(parts.query)) | dict(parse_qsl(body or ""))
         kind = _ROUTES.get((method, parts.path), "other")
@@ -136,7 +141,8 @@ class StubVenue:
         if cid in self.orders:
             return 400, {"code": -2010, "msg": "Duplicate order sent."}
         self._next_id += 1
-        o = StubOrder(self._next_id, cid, p["symbol"], p["side"], Decimal(p["quantity"]), Decimal(p["price"]))
+        o = StubOrder(self._next_id, cid, p["symbol"], p["side"], Decimal(p["quantity"]), Decimal(p["price"]),
+                      key=self._key)
         self.orders[cid] = o
         self._advance(o)
         return 200, self._json(o, fills=True)
@@ -157,6 +163,12 @@ class StubVenue:
                              "commission": str(qty * o.price * self.fee_rate),
                              "commissionAsset": _quote_of(o.symbol), "time": 1700000000000,
                              "isBuyer": o.side == "BUY", "isMaker": False, "isBestMatch": True})
+            quote = _quote_of(o.symbol)
+            base = o.symbol[: -len(quote)]
+            book = self.holdings.setdefault(o.key, {})
+            sign = 1 if o.side == "BUY" else -1
+            book[base] = book.get(base, ZERO) + sign * qty
+            book[quote] = book.get(quote, ZERO) - sign * qty * o.price - qty * o.price * self.fee_rate
 
     def _find(self, p: dict[str, str]) -> StubOrder | None:
         if "origClientOrderId" in p:
@@ -205,7 +217,9 @@ class StubVenue:
                      for i in range(n)]
 
     def _balance(self, p: dict[str, str]) -> tuple[int, dict[str, Any]]:
-        return 200, {"balances": [], "accountType": "SPOT", "canTrade": True}
+        held = self.holdings.get(self._key, {})
+        return 200, {"balances": [{"asset": a, "free": str(q), "locked": "0"} for a, q in sorted(held.items())],
+                     "accountType": "SPOT", "canTrade": True, "updateTime": 1700000000000}
 
     def _other(self, p: dict[str, str]) -> tuple[int, dict[str, Any]]:
         return 404, {"code": -1, "msg": "not in the stub"}
