@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,9 @@ def test_no_secret_reaches_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     keys = env("BINANCE_ALICE", 1, API_KEY, SECRET) | env("BINANCE_ALICE", 2, API_KEY + "2", SECRET + "2")
     for k, v in keys.items():
         monkeypatch.setenv(k, v)
-    stub = StubVenue(latency=0)
+    cash = {c: Decimal(v) for c, v in json.loads((home.memory / "portfolio.json").read_text())
+            ["followers"][LIVE]["cash"].items()}
+    stub = StubVenue(latency=0, holdings={API_KEY: dict(cash), API_KEY + "2": dict(cash)})
     stub.faults = {"create": ["auth"]}  # the first key is refused: its failure is logged, not its key
     base = pool_for(stub)
 
@@ -87,13 +90,14 @@ def test_no_secret_reaches_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         pool.keys = None  # resolve from the environment, as in production
         return pool
 
+    ctxs = []
     for day in (1, 2):
         with locked(home):
             journal.recover(home)
-            ctx, _ = drive(LiveEdge(home, asof(day), ccxt_pool=from_env))
+            ctxs.append(drive(LiveEdge(home, asof(day), ccxt_pool=from_env))[0])
     assert any(k.startswith(API_KEY[:8]) for k in stub.keys_seen)  # the keys did reach the exchange
     assert stub.orders, "the live follower traded"
-    assert any(o.account == f"follower:{LIVE}" for o in ctx.to_submit)
+    assert any(o.account == f"follower:{LIVE}" for c in ctxs for o in c.to_submit)
     inflated = 0
     leaks = []
     for root, _, names in os.walk(home.root):
