@@ -226,17 +226,19 @@ class LiveEdge:
             ctx.cycle, orders, ctx.mem.portfolio, execution, ctx.vault.markets,
             {vid: v.base_currency for vid, v in vaults.items()})
         balances: dict[str, Any] = {}
+        conversions: tuple[Any, ...] = ()
         if refs:
             from vanta.brokers import ccxt_edge  # ccxt loads only when a cycle trades through it
 
             maybe_sent = frozenset(o.client_order_id for o in live) if self.resumed else frozenset()
-            answered, balances = ccxt_edge.submit(live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets,
-                                                  execution, maybe_sent, self.ccxt_pool)
+            answered, balances, conversions = ccxt_edge.submit(
+                live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets, execution, maybe_sent, self.ccxt_pool)
             fills += answered
         faults.point("broker_answered")
         return BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",
-            fills=tuple(sorted(fills, key=lambda f: f.client_order_id)), balances=balances)
+            fills=tuple(sorted(fills, key=lambda f: f.client_order_id)), balances=balances,
+            conversions=tuple(sorted(conversions, key=lambda f: f.client_order_id)))
 
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None

@@ -362,6 +362,8 @@ class BrokerAnswers(Model):
     balances: dict[str, dict[str, NonNeg]] = {}
     """Live accounts only: account -> asset -> total the broker holds, read after the
     cycle's orders (the paper broker's books are vanta's own, so it reports none)."""
+    conversions: Annotated[tuple[Fill, ...], _sorted_by("client_order_id")] = ()
+    """Live accounts only: stable-rail conversions placed before buys (not vault orders)."""
 
 
 # ---------------------------------------------------------------- market snapshot

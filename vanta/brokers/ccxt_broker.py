@@ -35,8 +35,10 @@ from decimal import Decimal
 from typing import Any
 
 from vanta.books import fill_price
-from vanta.brokers.ccxt_exchange import CLIENT_ID_PARAM, make_exchange, native_client_id
+from vanta.brokers import rails
+from vanta.brokers.ccxt_exchange import CLIENT_ID_PARAM, make_exchange, native_client_id, to_market
 from vanta.brokers.errors import AuthFailed, BrokerError, CircuitOpen, Final, NotFound, RateLimited, Transient
+from vanta.brokers.rails import Rail
 from vanta.brokers.resilience import Backoff, Breaker, Sleep, call, retry
 from vanta.brokers.secrets import AccountRef, KeyRing, parse_ref
 from vanta.models import Execution, Fill, Market, Order
@@ -55,6 +57,8 @@ class Policy:
     """Calls in flight per exchange, over all its accounts."""
     breaker_threshold: int = 5
     breaker_cooldown: float = 30.0
+    rails: Mapping[tuple[str, str], Rail] = field(default_factory=dict)
+    """(exchange, needed currency) -> the stable pair that converts into it (vanta.brokers.rails)."""
 
 
 @dataclass
@@ -130,7 +134,9 @@ class CcxtBroker:
                  on_submitted: Callable[[Order, float], None] | None = None) -> None:
         self.venues = venues
         """account_ref -> venue."""
-        self.markets = markets
+        self.markets = dict(markets)
+        self.conversions: list[Fill] = []
+        """Answers for stable-rail conversions placed before buys."""
         self.policy = policy
         self.sleep = sleep
         self.on_submitted = on_submitted
@@ -161,11 +167,39 @@ class CcxtBroker:
         out: list[Fill] = []
         for side in ("sell", "buy"):
             batch = [o for o in orders if o.side == side]
+            if side == "buy" and batch and self.policy.rails:
+                await self._rails(venue, batch, execution, maybe_sent)
             out += await asyncio.gather(*(
                 self.place(venue, o, execution[o.vault_id],
                            o.client_order_id in maybe_sent or o.status in ("submitting", "open"))
                 for o in batch))
         return out
+
+    async def _rails(self, venue: Venue, buys: list[Order], execution: Mapping[str, Execution],
+                     maybe_sent: frozenset[str]) -> None:
+        """Convert through the stable rail what the buys lack in their quote currency."""
+        by_quote: dict[str, list[Order]] = {}
+        for o in buys:
+            by_quote.setdefault(self.markets[o.symbol].quote, []).append(o)
+        for quote, group in sorted(by_quote.items()):
+            rail = self.policy.rails.get((venue.ref.exchange, quote))
+            market = None if rail is None else to_market((venue.exchange.markets or {}).get(rail.pair) or {})
+            if rail is None or market is None:
+                continue
+            try:
+                free = (await self._read(venue, venue.exchange.fetch_balance)).get("free") or {}
+            except BrokerError:
+                continue  # the buys go out; one the account cannot pay is rejected by the exchange
+            limits = {o.client_order_id: fill_price("buy", o.price, execution[o.vault_id], self.markets[o.symbol])
+                      for o in group}
+            short = rails.shortfall(group, self.markets, limits, _dec(free.get(quote)) or ZERO)
+            order = rails.conversion(group, rail, short, _dec(free.get(rail.stable)) or ZERO, market)
+            if order is None:
+                continue
+            self.markets[rail.pair] = market
+            again = any(o.client_order_id in maybe_sent or o.status != "staged" for o in group)
+            self.conversions.append(await self.place(venue, order, Execution.make(
+                adapter="paper", slippage_bps=rail.bps, fee_bps=ZERO), again))
 
     # ------------------------------------------------------------------ one order
 

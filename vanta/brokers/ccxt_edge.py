@@ -9,15 +9,24 @@ when a cycle has ccxt orders, so paper cycles never load ccxt.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from typing import NamedTuple
 
+from vanta.brokers import rails
 from vanta.brokers.ccxt_broker import CcxtBroker, Policy, VenuePool
 from vanta.brokers.errors import BrokerError
 from vanta.errors import StateError
 from vanta.models import Execution, Fill, Market, Order, RegistryFile
 
 Balances = dict[str, dict[str, Decimal]]
+
+
+class Answers(NamedTuple):
+    fills: list[Fill]
+    balances: Balances
+    conversions: tuple[Fill, ...]
 
 
 def ccxt_refs(registry: RegistryFile) -> dict[str, str]:
@@ -27,7 +36,7 @@ def ccxt_refs(registry: RegistryFile) -> dict[str, str]:
 
 
 async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
-               execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> tuple[list[Fill], Balances]:
+               execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> Answers:
     venues = {}
     try:
         for ref in sorted(set(refs.values())):
@@ -40,7 +49,11 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
         shared = {ref for ref in refs.values() if list(refs.values()).count(ref) > 1}
         accounts = sorted(a for a, ref in refs.items() if ref not in shared)
         held = await asyncio.gather(*(broker.balance(venues[refs[a]]) for a in accounts))
-        return fills, {a: h for a, h in zip(accounts, held, strict=True) if h is not None}
+        on = {ex: [r for (e, _), r in sorted(pool.policy.rails.items()) if e == ex] for ex in {v.ref.exchange
+                                                                                         for v in venues.values()}}
+        balances = {a: rails.fold(h, on[venues[refs[a]].ref.exchange])
+                    for a, h in zip(accounts, held, strict=True) if h is not None}
+        return Answers(fills, balances, tuple(broker.conversions))
     except BrokerError as err:
         raise StateError(f"ccxt broker: {err.message}") from None
     finally:
@@ -50,8 +63,9 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
 
 def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
            execution: Mapping[str, Execution], maybe_sent: frozenset[str],
-           pool_factory: Callable[[], VenuePool] | None = None) -> tuple[list[Fill], Balances]:
-    """Answers for the ccxt accounts' orders (one per order; deferrals included), and
-    each account's balances read afterwards (an account whose read failed is left out)."""
-    pool = pool_factory() if pool_factory is not None else VenuePool(Policy())
+           pool_factory: Callable[[], VenuePool] | None = None) -> Answers:
+    """Answers for the ccxt accounts' orders (one per order; deferrals included), each
+    account's balances read afterwards (an account whose read failed is left out), and
+    the stable-rail conversions. Without a pool factory, rails come from VANTA_RAIL_*."""
+    pool = pool_factory() if pool_factory is not None else VenuePool(Policy(rails=rails.from_env(os.environ)))
     return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent))

@@ -50,6 +50,11 @@ def _correct(acct: Account, currency: str, held: dict[str, Decimal], broker: dic
 
 def run(ctx: Ctx) -> Ctx:
     recorded = ctx.broker_answers.balances if ctx.broker_answers is not None else {}
+    rails: list[Event] = [("rail_conversion", {"client_order_id": f.client_order_id, "status": f.status,
+                                               "qty": f.qty, "price": f.price, "reason": f.reason})
+                          for f in (ctx.broker_answers.conversions if ctx.broker_answers else ())]
+    if rails:
+        ctx = replace(ctx, events=(*ctx.events, *rails))
     if not recorded:
         return ctx
     assert ctx.portfolio is not None and ctx.snap is not None and ctx.queue is not None
