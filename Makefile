@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench lint schema example
+.PHONY: demo test bench bench-ccxt lint schema example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,3 +41,8 @@ example: $(STAMP)
 	for day in 01 02 03 04; do \
 	  $(BIN)/vanta cycle --home . --asof 2026-11-$${day}T00:00:00Z || exit $$?; \
 	done
+
+# Live execution through ccxt against the local stub exchange (no network): latency to the
+# last child order per follower (p50/p99) and orders per second through the adapter.
+bench-ccxt: $(STAMP)
+	$(BIN)/python -m vanta.bench_ccxt

@@ -154,8 +154,8 @@ vault = model(Vault, vault_id=ids, base_currency=currencies, crypto_enabled=st.b
               personas=small_tuple(personas), risk=risk, mirroring=mirroring, strategy=strategy,
               universe=small_tuple(symbols), execution=execution)
 market = model(Market, quote=currencies, lot_size=positive, tick_size=positive, min_notional=nonneg)
-market_data = model(MarketData, source=st.sampled_from(["builtin", "synthetic", "csv"]), seed=anyint,
-                    path=st.none() | text, start_bar=nat)
+market_data = model(MarketData, source=st.sampled_from(["builtin", "synthetic", "csv", "ccxt"]), seed=anyint,
+                    path=st.none() | text, start_bar=nat, exchange=st.none() | text, timeframe=text)
 vault_file = model(VaultFile, vaults=small_tuple(vault), markets=small_dict(symbols, market),
                    market_data=market_data)
 
@@ -169,7 +169,8 @@ conviction_file = model(ConvictionFile, scores=small_dict(ids, small_dict(symbol
 allocation_file = model(AllocationFile, cycle=nat, asof=st.none() | asofs,
                         vaults=small_dict(ids, small_dict(personas, small_dict(symbols, fraction))))
 
-account_link = model(AccountLink, adapter=st.just("paper"), account_ref=st.text(min_size=1, max_size=24))
+account_link = model(AccountLink, adapter=st.sampled_from(["paper", "ccxt"]),
+                     account_ref=st.text(min_size=1, max_size=24))
 follower = model(Follower, follower_id=ids, vault_id=ids, mode=st.just("proportional"), scale=scale,
                  persona=personas, min_account_equity=st.none() | nonneg, kill_switch=st.booleans(),
                  status=st.sampled_from(["active", "offboarded"]), account=account_link, fee_model=fee_terms)
@@ -190,9 +191,9 @@ order = model(Order, client_order_id=text, cycle=anyint, vault_id=ids, account=t
               status=st.sampled_from(["staged", "submitting", "open", "retry"]), attempts=anyint)
 queue_file = model(QueueFile, orders=small_tuple(order))
 
-fill = model(Fill, client_order_id=text, status=st.sampled_from(["filled", "rejected"]), qty=nonneg,
+fill = model(Fill, client_order_id=text, status=st.sampled_from(["filled", "rejected", "deferred"]), qty=nonneg,
              price=nonneg, fee=nonneg, cash=dec, reason=st.none() | text)
-broker_answers = model(BrokerAnswers, fills=small_tuple(fill))
+broker_answers = model(BrokerAnswers, fills=small_tuple(fill), balances=small_dict(ids, small_dict(ids, nonneg)))
 
 market_snapshot = model(MarketSnapshot, cycle=anyint, asof=asofs, bar=nat, bar_time=text,
                         prices=small_dict(symbols, positive), history=small_dict(symbols, small_tuple(positive)),

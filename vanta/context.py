@@ -81,6 +81,8 @@ class Ctx:
     to_submit: tuple[Order, ...] = ()
     queue: QueueFile | None = None
     answers: BrokerAnswers | None = None
+    broker_answers: BrokerAnswers | None = None
+    """Every answer as the broker gave it, deferrals included: what the bundle records."""
     portfolio: PortfolioFile | None = None
     realized: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """account -> (realized PnL, trading fees) booked this cycle."""

@@ -45,6 +45,7 @@ from vanta.stages import (
     queue,
     reconcile,
     targets,
+    truth,
 )
 from vanta.validate import cross_check, parse_memory
 
@@ -65,6 +66,7 @@ STAGES: tuple[tuple[str, StageFn], ...] = (
     ("queue", _pure(queue.run)),
     ("execute", execute.run),
     ("reconcile", _pure(reconcile.run)),
+    ("truth", _pure(truth.run)),
     ("pnl", _pure(pnl.run)),
     ("fees", _pure(fees.run)),
     ("commit", commit.run),
@@ -132,11 +134,14 @@ class CycleReport:
 
 
 class LiveEdge:
-    def __init__(self, home: Home, asof: str | None) -> None:
+    def __init__(self, home: Home, asof: str | None, ccxt_pool: Callable[[], Any] | None = None) -> None:
         self.home = home
         self.asof = asof
         self.broker = PaperBroker(home.root)
+        self.ccxt_pool = ccxt_pool
+        """Builds the ccxt VenuePool (tests pass one wired to a stub); None: keys from the environment."""
         self.resumed = False
+        self.resumed_snapshot: Any = None
         self.bundle_bytes = 0
 
     def load(self) -> tuple[int, str, Memory]:
@@ -154,6 +159,7 @@ class LiveEdge:
                     "since; restore memory/ to its state at that time (git checkout memory/) and run "
                     "`vanta cycle` again to finish it")
             cycle, asof, self.resumed = rec["cycle"], rec["asof"], True
+            self.resumed_snapshot = rec.get("market_snapshot")
         if asof is None:
             asof = now_asof()
         last = mem.portfolio.asof
@@ -163,6 +169,8 @@ class LiveEdge:
 
     def market(self, ctx: Ctx) -> MarketSnapshot:
         vf = ctx.vault
+        if vf.market_data.source == "ccxt":
+            return self._ccxt_market(ctx)
         symbols = sorted(vf.markets)
         bars = feed.bars_for(vf.market_data, symbols, self.home.root, vf.market_data.start_bar + ctx.cycle)
         index = feed.bar_for_cycle(bars, ctx.cycle, vf.market_data)
@@ -180,28 +188,63 @@ class LiveEdge:
             bar_time=bar.time, prices={s: bar.closes[s] for s in symbols}, history=history,
             markets=dict(vf.markets))
 
+    def _ccxt_market(self, ctx: Ctx) -> MarketSnapshot:
+        if self.resumed_snapshot is not None:
+            # An interrupted cycle is finished with the prices its orders were sized at.
+            return MarketSnapshot.model_validate(self.resumed_snapshot)
+        from vanta.brokers import ccxt_market  # ccxt loads only for an exchange-priced home
+
+        md, vf = ctx.vault.market_data, ctx.vault
+        if not md.exchange:
+            raise StateError("memory/vault.json:/market_data/exchange: a ccxt price source needs an exchange; "
+                             "set it to e.g. \"binance\"")
+        depth = max((v.strategy.lookback for v in vf.vaults if v.strategy.kind == "momentum"), default=0)
+        pool = self.ccxt_pool() if self.ccxt_pool is not None else None
+        exid = md.exchange.partition(":")[0]
+        return ccxt_market.snapshot(ctx.cycle, ctx.asof, md.exchange, md.timeframe, sorted(vf.markets), vf.markets,
+                                    depth, factory=pool.exchange_factory if pool else None,
+                                    markets=pool.markets.get(exid) if pool else None,
+                                    backoff=pool.policy.backoff if pool else None)
+
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         orders = ctx.to_submit
         if orders:
-            record = {"cycle": ctx.cycle, "asof": ctx.asof, "inputs": _inputs_digest(dict(ctx.mem.raw)),
-                      "submitting": [o.client_order_id for o in orders]}
+            record: dict[str, Any] = {"cycle": ctx.cycle, "asof": ctx.asof,
+                                      "inputs": _inputs_digest(dict(ctx.mem.raw)),
+                                      "submitting": [o.client_order_id for o in orders]}
+            if ctx.vault.market_data.source == "ccxt" and ctx.snap is not None:
+                record["market_snapshot"] = ctx.snap.to_json()
             journal.write_durable(self.home.inflight, canonical.dumps(record))
             faults.point("inflight_written")
         vaults = {v.vault_id: v for v in ctx.vault.vaults}
+        execution = {vid: v.execution for vid, v in vaults.items()}
+        refs = _ccxt_refs(ctx)
+        live = [o for o in orders if o.account in refs]
+        if live:
+            orders = tuple(o for o in orders if o.account not in refs)
         fills = self.broker.submit(
-            ctx.cycle, orders, ctx.mem.portfolio,
-            {vid: v.execution for vid, v in vaults.items()}, ctx.vault.markets)
+            ctx.cycle, orders, ctx.mem.portfolio, execution, ctx.vault.markets)
+        balances: dict[str, Any] = {}
+        conversions: tuple[Any, ...] = ()
+        if refs:
+            from vanta.brokers import ccxt_edge  # ccxt loads only when a cycle trades through it
+
+            maybe_sent = frozenset(o.client_order_id for o in live) if self.resumed else frozenset()
+            answered, balances, conversions = ccxt_edge.submit(
+                live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets, execution, maybe_sent, self.ccxt_pool)
+            fills += answered
         faults.point("broker_answered")
         return BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",
-            fills=tuple(sorted(fills, key=lambda f: f.client_order_id)))
+            fills=tuple(sorted(fills, key=lambda f: f.client_order_id)), balances=balances,
+            conversions=tuple(sorted(conversions, key=lambda f: f.client_order_id)))
 
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None
         put = self._put
         inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
         inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
-        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.answers))
+        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.broker_answers or ctx.answers))
         outputs = {f"memory/{n}": put(ctx.outputs[n]) for n in MEMORY_FILES}
         appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
         spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data), sha256=bundle.digest(data))
@@ -221,6 +264,15 @@ class LiveEdge:
         sha, added = bundle.put(self.home, data)
         self.bundle_bytes += added
         return sha
+
+
+def _ccxt_refs(ctx: Ctx) -> dict[str, str]:
+    """order.account -> account_ref of the followers on the ccxt adapter (none: no ccxt import)."""
+    if all(c.account.adapter == "paper" for f in ctx.registry.followers for c in f.cores):
+        return {}
+    from vanta.brokers.ccxt_edge import ccxt_refs
+
+    return ccxt_refs(ctx.registry)
 
 
 def _size(path: Path) -> int:

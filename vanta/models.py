@@ -189,9 +189,14 @@ class MarketData(Model):
     """Price source. `builtin`: the packaged historical feed (see README);
     `synthetic`: a seeded random walk for benchmarks; `csv`: `path` in the home."""
 
-    source: Literal["builtin", "synthetic", "csv"] = "builtin"
+    source: Literal["builtin", "synthetic", "csv", "ccxt"] = "builtin"
     seed: int = 0
     path: str | None = None
+    exchange: str | None = None
+    """`ccxt`: the exchange whose tickers and candles price the cycle (`binance`, or
+    `binance:sandbox`); its market metadata (lot, tick, minimums) replaces `markets`."""
+    timeframe: str = "1d"
+    """`ccxt`: the candle length of the history indicators look back over."""
     start_bar: int = Field(default=0, ge=0)
     """Cycle N reads bar start_bar + N - 1, so indicators can start with history."""
 
@@ -257,9 +262,9 @@ class AccountLink(Model):
     names them, and the broker layer resolves it outside the home."""
 
     adapter: Literal["paper", "ccxt:alpaca", "ccxt:binance", "ccxt:coinbase", "ccxt:kraken"] = "paper"
-    """`paper`: the paper broker. `ccxt:*`: a live venue, whose adapter arrives with the ccxt
-    issue; until then every wallet trades on the paper broker, and onboarding opens a live
-    wallet's books with no cash, so it gets no orders."""
+    """`paper`: the paper broker. `ccxt:<exchange>`: a live (or sandbox) exchange account,
+    traded through ccxt; `account_ref` names its keys (`<name>`, or `<name>:sandbox` for the
+    exchange's sandbox or testnet)."""
     account_ref: str = Field(min_length=1, max_length=128)
 
 
@@ -487,7 +492,9 @@ class Fill(Model):
     quote-currency cash (fee included); it is what the account's books move by."""
 
     client_order_id: str
-    status: Literal["filled", "rejected"]
+    status: Literal["filled", "rejected", "deferred"]
+    """`deferred`: not answered yet (ccxt broker outage, fate unknown, still open); the
+    order stays queued and `reason` starts with its queue status."""
     qty: NonNeg
     price: NonNeg
     fee: NonNeg
@@ -498,6 +505,11 @@ class Fill(Model):
 class BrokerAnswers(Model):
     schema_version: Literal["vanta.broker_answers/1"] = _schema("broker_answers")
     fills: Annotated[tuple[Fill, ...], _sorted_by("client_order_id")] = ()
+    balances: dict[str, dict[str, NonNeg]] = {}
+    """Live accounts only: account -> asset -> total the broker holds, read after the
+    cycle's orders (the paper broker's books are vanta's own, so it reports none)."""
+    conversions: Annotated[tuple[Fill, ...], _sorted_by("client_order_id")] = ()
+    """Live accounts only: stable-rail conversions placed before buys (not vault orders)."""
 
 
 # ---------------------------------------------------------------- market snapshot

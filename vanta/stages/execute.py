@@ -1,12 +1,25 @@
 """Stage 8, execute: the edge submits the queued orders (marked `submitting` durably
 first) and returns one broker answer per order; the answers are recorded as a cycle
-input, so replay never calls a broker."""
+input, so replay never calls a broker.
+
+A live broker may defer an order (an outage, an answer lost on the way, an order
+still resting): the order stays in the queue with the status the broker gave
+(`retry`, `submitting`, `open`) and one more attempt, and the rest of the cycle goes
+on. An order that never reached the broker (`retry`) expires after MAX_AGE_CYCLES
+cycles; one that may be at the broker is kept until the broker says what became of it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal, cast
 
-from vanta.context import Ctx, Edge
+from vanta.context import Ctx, Edge, Event
+from vanta.models import BrokerAnswers, Order, QueueFile
+
+MAX_AGE_CYCLES = 10
+
+QueueStatus = Literal["staged", "submitting", "open", "retry"]
 
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:
@@ -15,4 +28,31 @@ def run(ctx: Ctx, edge: Edge) -> Ctx:
     got = [f.client_order_id for f in answers.fills]
     if asked != got:
         raise AssertionError("broker answers do not match the orders submitted")
-    return replace(ctx, answers=answers)
+    later = {f.client_order_id: f.reason or "retry" for f in answers.fills if f.status == "deferred"}
+    if not later:
+        return replace(ctx, answers=answers, broker_answers=answers)
+    assert ctx.queue is not None
+    events: list[Event] = []
+    kept: list[Order] = []
+    for o in ctx.queue.orders:
+        why = later.get(o.client_order_id)
+        if why is None:
+            kept.append(o)
+            continue
+        status = cast(QueueStatus, why.partition(":")[0] if why.partition(":")[0] in ("retry", "submitting", "open")
+                      else "retry")
+        age = ctx.cycle - o.cycle
+        if status == "retry" and age >= MAX_AGE_CYCLES:
+            events.append(("order_expired", {"client_order_id": o.client_order_id, "account": o.account,
+                                             "age_cycles": age, "reason": why}))
+            continue
+        kept.append(o.model_copy(update={"status": status, "attempts": o.attempts + 1}))
+        events.append(("order_deferred", {"client_order_id": o.client_order_id, "account": o.account,
+                                          "status": status, "attempts": o.attempts + 1, "reason": why}))
+    answered = BrokerAnswers.make(schema_version=answers.schema_version,
+                                  fills=tuple(f for f in answers.fills if f.status != "deferred"))
+    queue = QueueFile.make(schema_version=ctx.queue.schema_version, orders=tuple(kept))
+    # Deferred orders leave this cycle's books untouched: reconcile sees only the answered.
+    return replace(ctx, answers=answered, broker_answers=answers, queue=queue,
+                   to_submit=tuple(o for o in ctx.to_submit if o.client_order_id not in later),
+                   events=(*ctx.events, *events))

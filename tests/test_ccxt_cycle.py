@@ -1,0 +1,222 @@
+"""Cycles with a follower on the ccxt adapter, against the stub exchange: the cycle
+commits, every broker answer is recorded, replay never touches the network, an outage
+keeps the follower's orders queued while the rest commits, and a crash between submit
+and commit sends nothing twice and loses no fill."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vanta import canonical, faults, journal
+from vanta import init as init_mod
+from vanta.brokers import ccxt_exchange
+from vanta.brokers.ccxt_broker import Policy, VenuePool
+from vanta.brokers.resilience import Backoff
+from vanta.brokers.secrets import KeySet
+from vanta.brokers.stub import StubVenue, binance_markets
+from vanta.cycle import LiveEdge, drive
+from vanta.home import Home, locked
+from vanta.replay import replay
+
+SYMBOLS = ["AAPL", "AMZN", "IBM", "MSFT"]
+LIVE = "F_1042"
+
+
+def make_home(tmp_path: Path) -> Home:
+    files = init_mod.example_files()
+    for f in files["mirror_registry.json"]["followers"]:
+        if f["follower_id"] == LIVE:
+            for core in f["cores"]:
+                core["account"] = {"adapter": "ccxt:binance", "account_ref": "alice"}
+    init_mod.write_home(tmp_path / "home", files, False)
+    return Home(tmp_path / "home")
+
+
+KEY = "k" * 64
+
+
+def wallet(home: Home, quote: str = "USD") -> dict[str, Any]:
+    """The live follower's wallet as its books hold it: the Core Vault's cash plus its
+    sleeves', and the sleeves' positions together."""
+    core = json.loads((home.memory / "portfolio.json").read_text())["followers"][LIVE][quote]
+    cash = Decimal(core["cash"]) + sum((Decimal(sb["cash"].get(quote, "0")) for sb in core.get("sleeves", {}).values()),
+                                       Decimal(0))
+    positions: dict[str, list[Any]] = {}
+    for sb in core.get("sleeves", {}).values():
+        for sym, lots in sb["positions"].items():
+            positions.setdefault(sym, []).extend(lots)
+    return {"cash": {quote: cash}, "positions": positions}
+
+
+def seeded(home: Home, **kw: Any) -> StubVenue:
+    """A stub exchange whose account for the live follower holds what its books hold."""
+    return StubVenue(latency=0, holdings={KEY: dict(wallet(home)["cash"])}, **kw)
+
+
+def pool_for(stub: StubVenue, keys: list[KeySet] | None = None) -> Any:
+    def factory(exid: str, ks: Any, sandbox: bool, mk: Any) -> Any:
+        ex = ccxt_exchange.make_exchange(exid, ks, sandbox, mk)
+        ccxt_exchange.use_transport(ex, stub.transport)
+        return ex
+
+    mk = binance_markets({s: ("0.0001", "0.01") for s in SYMBOLS})
+    sets = keys or [KeySet("env #1", KEY, "s" * 64)]
+    policy = Policy(follow_interval=0.0, backoff=Backoff(attempts=3, base=0.0))
+    return lambda: VenuePool(policy, {"binance": mk}, keys=lambda ref: sets,
+                             exchange_factory=factory)
+
+
+def cycle(home: Home, asof: str, stub: StubVenue) -> Any:
+    with locked(home):
+        journal.recover(home)
+        ctx, _ = drive(LiveEdge(home, asof, ccxt_pool=pool_for(stub)))
+    return ctx
+
+
+def asof(day: int) -> str:
+    return f"2026-11-{day:02d}T00:00:00Z"
+
+
+def live_orders(ctx: Any) -> list[Any]:
+    return [o for o in ctx.queue.orders if o.account == f"follower:{LIVE}"]
+
+
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*a: Any, **k: Any) -> Any:
+        raise AssertionError("replay built an exchange")
+
+    monkeypatch.setattr(ccxt_exchange, "make_exchange", boom)
+    monkeypatch.setattr(ccxt_exchange, "use_transport", boom)
+
+
+def test_a_ccxt_follower_trades_through_the_exchange_and_replays_offline(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    ctxs = [cycle(home, asof(d), stub) for d in (1, 2, 3)]
+    live_fills = [f for c in ctxs for f in c.broker_answers.fills if f.client_order_id in stub.creates]
+    assert live_fills and all(f.status == "filled" for f in live_fills)
+    assert stub.duplicates == 0
+    # Only the ccxt follower's orders went to the exchange.
+    sent = {o.account for c in ctxs for o in c.to_submit if o.client_order_id in stub.creates}
+    assert sent == {f"follower:{LIVE}"}
+    # The exchange's fills are what the books moved by (its 0.1% commission, not paper's 10 bps).
+    start = Decimal(init_mod.example_files()["portfolio.json"]["followers"][LIVE]["USD"]["cash"])
+    book = wallet(home)
+    booked = start + sum(f.cash for f in live_fills)
+    # The broker keeps more digits than vanta's rounded debits: the truth stage brings the
+    # books to the broker's cents as rounding, never as drift.
+    assert Decimal(book["cash"]["USD"]) == stub.holdings[KEY]["USD"].quantize(Decimal("0.01"), "ROUND_FLOOR")
+    assert 0 <= Decimal(book["cash"]["USD"]) - booked <= Decimal("0.02") * len(live_fills)
+    assert not [e for c in ctxs for e in c.events if e[0] in ("broker_drift", "broker_correction")]
+    assert [e for c in ctxs for e in c.events if e[0] == "broker_rounding"]
+    assert any(f.fee == Decimal("0.001") * abs(f.cash + f.fee) or f.fee > 0 for f in live_fills)
+    no_network(monkeypatch)
+    for n in (1, 2, 3):
+        assert replay(home, n).ok
+
+
+def test_an_outage_keeps_the_orders_queued_and_the_cycle_commits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    stub.faults = {"create": ["outage"] * 100, "fetch": ["outage"] * 100}
+    ctx = cycle(home, asof(1), stub)
+    waiting = live_orders(ctx)
+    assert waiting and all(o.status in ("retry", "submitting") and o.attempts == 1 for o in waiting)
+    kinds = [k for k, _ in ctx.events]
+    assert "order_deferred" in kinds and "fill" in kinds  # the paper followers traded
+    queue = canonical.loads((home.memory / "autotrade_queue.json").read_bytes(), "queue")
+    assert {o["client_order_id"] for o in queue["orders"]} == {o.client_order_id for o in waiting}
+    recorded = [f for f in ctx.broker_answers.fills if f.status == "deferred"]
+    assert len(recorded) == len(waiting)
+    # The exchange is back: the waiting orders are looked up, then sent once.
+    stub.faults = {}
+    ctx2 = cycle(home, asof(2), stub)
+    assert not any(o.client_order_id in {w.client_order_id for w in waiting} for o in ctx2.queue.orders)
+    assert all(n == 1 for n in stub.creates.values()) and stub.duplicates == 0
+    no_network(monkeypatch)
+    assert replay(home, 1).ok and replay(home, 2).ok
+
+
+def test_orders_that_never_reached_the_exchange_expire(tmp_path: Path) -> None:
+    from vanta.stages.execute import MAX_AGE_CYCLES
+
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    stub.faults = {"create": ["auth"] * 10_000}  # the one key set is refused: nothing is ever sent
+    first = live_orders(cycle(home, asof(1), stub))
+    assert first and all(o.status == "retry" for o in first)
+    for day in range(2, 1 + MAX_AGE_CYCLES):
+        ctx = cycle(home, asof(day), stub)
+        assert {o.client_order_id for o in first} <= {o.client_order_id for o in live_orders(ctx)}
+    ctx = cycle(home, asof(1 + MAX_AGE_CYCLES), stub)
+    expired = {d["client_order_id"] for k, d in ctx.events if k == "order_expired"}
+    assert expired == {o.client_order_id for o in first}
+    assert not expired & {o.client_order_id for o in live_orders(ctx)}
+    assert stub.creates == {}
+
+
+def test_orders_that_may_be_at_the_exchange_never_expire(tmp_path: Path) -> None:
+    from vanta.stages.execute import MAX_AGE_CYCLES
+
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    stub.faults = {"create": ["timeout"] * 10_000, "fetch": ["outage"] * 10_000}
+    first = live_orders(cycle(home, asof(1), stub))
+    assert first and all(o.status == "submitting" for o in first)
+    for day in range(2, 3 + MAX_AGE_CYCLES):
+        ctx = cycle(home, asof(day), stub)
+    kept = {o.client_order_id: o for o in live_orders(ctx)}
+    assert all(kept[o.client_order_id].attempts == 2 + MAX_AGE_CYCLES for o in first)
+    assert stub.creates == {}
+
+
+def test_a_crash_between_submit_and_commit_sends_nothing_twice_and_loses_no_fill(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home)
+
+    class Crash(Exception):
+        pass
+
+    def point(name: str) -> None:
+        if name == "broker_answered":
+            raise Crash(name)
+
+    monkeypatch.setattr(faults, "point", point)
+    with pytest.raises(Crash):
+        cycle(home, asof(1), stub)
+    assert home.inflight.exists()
+    sent = dict(stub.creates)
+    assert sent
+    monkeypatch.setattr(faults, "point", lambda name: None)
+    ctx = cycle(home, asof(2), stub)  # finishes cycle 1, with cycle 1's asof
+    assert ctx.cycle == 1 and ctx.asof == asof(1)
+    assert stub.creates == sent and stub.duplicates == 0
+    # Every order the exchange filled is booked once, at the exchange's quantities.
+    by_id = {f.client_order_id: f for f in ctx.broker_answers.fills}
+    for cid, o in stub.orders.items():
+        assert by_id[cid].qty == o.executed
+    book = wallet(home)
+    bought = {o.symbol: Decimal(0) for o in stub.orders.values()}
+    for o in stub.orders.values():
+        bought[o.symbol] += o.executed if o.side == "BUY" else -o.executed
+    for sym, lots in book["positions"].items():
+        assert sum(Decimal(q) for q, _ in lots) == bought[sym + "USD"]
+
+
+def test_a_paper_cycle_never_imports_ccxt(tmp_path: Path) -> None:
+    init_mod.write_home(tmp_path / "home", init_mod.example_files(), False)
+    code = ("import sys; from vanta.cycle import run_cycle; from vanta.home import Home; "
+            f"run_cycle(Home(__import__('pathlib').Path({str(tmp_path / 'home')!r})), '2026-11-01T00:00:00Z'); "
+            "print(any(m == 'ccxt' or m.startswith('ccxt.') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,113 @@
+"""API keys: resolved from the environment or a 0600 file outside the home, rotated on
+health, and never written anywhere in the home."""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+
+import pytest
+from test_ccxt_cycle import LIVE, asof, make_home, pool_for, wallet
+
+from vanta import journal
+from vanta.brokers.ccxt_broker import VenuePool
+from vanta.brokers.secrets import KeyRing, KeySet, parse_ref, resolve
+from vanta.brokers.stub import StubVenue
+from vanta.cycle import LiveEdge, drive
+from vanta.errors import StateError
+from vanta.home import locked
+
+SECRET = "S3cr3t-" + "q" * 40
+API_KEY = "AK-" + "z" * 40
+
+
+def env(ref_stem: str, n: int, key: str, secret: str) -> dict[str, str]:
+    return {f"VANTA_KEY_{ref_stem}_{n}_API_KEY": key, f"VANTA_KEY_{ref_stem}_{n}_SECRET": secret}
+
+
+def test_key_sets_come_from_environment_variables_named_from_the_ref() -> None:
+    e = env("BINANCE_ALICE_SANDBOX", 1, "a1", "s1") | env("BINANCE_ALICE_SANDBOX", 2, "a2", "s2")
+    sets = resolve("binance:alice:sandbox", e)
+    assert [(s.label, s.api_key, s.secret) for s in sets] == [("env #1", "a1", "s1"), ("env #2", "a2", "s2")]
+
+
+def test_missing_keys_name_the_variables_to_set() -> None:
+    with pytest.raises(StateError, match="VANTA_KEY_KRAKEN_BOB_1_API_KEY and VANTA_KEY_KRAKEN_BOB_1_SECRET"):
+        resolve("kraken:bob", {})
+    with pytest.raises(StateError, match="VANTA_KEY_KRAKEN_BOB_1_SECRET is not set"):
+        resolve("kraken:bob", {"VANTA_KEY_KRAKEN_BOB_1_API_KEY": "x"})
+
+
+@pytest.mark.parametrize("ref", ["kraken", "ftx:alice", "kraken:alice:live", "kraken::x"])
+def test_bad_refs_are_refused_with_the_expected_form(ref: str) -> None:
+    with pytest.raises(StateError, match="account_ref"):
+        parse_ref(ref)
+
+
+def test_a_key_file_must_be_0600_and_outside_the_home(tmp_path: Path) -> None:
+    f = tmp_path / "keys.json"
+    f.write_text(json.dumps({"coinbase:carol": [{"apiKey": "a", "secret": "s"}]}))
+    f.chmod(0o644)
+    with pytest.raises(StateError, match="chmod 600"):
+        resolve("coinbase:carol", {"VANTA_KEYS_FILE": str(f)})
+    f.chmod(0o600)
+    assert [s.api_key for s in resolve("coinbase:carol", {"VANTA_KEYS_FILE": str(f)})] == ["a"]
+    with pytest.raises(StateError, match="inside the home"):
+        resolve("coinbase:carol", {"VANTA_KEYS_FILE": str(f)}, home=tmp_path)
+
+
+def test_a_key_set_never_shows_its_secret() -> None:
+    ks = KeySet("env #1", API_KEY, SECRET, "pw-" + SECRET)
+    assert SECRET not in repr(ks) and SECRET not in str(ks) and API_KEY not in repr(ks)
+
+
+def test_rotation_on_auth_failure_and_rate_limit_strikes() -> None:
+    ring = KeyRing([KeySet("a", "1", "1"), KeySet("b", "2", "2"), KeySet("c", "3", "3")], rate_limit_strikes=2)
+    assert ring.rate_limited() is False and ring.current is not None and ring.current.label == "a"
+    assert ring.rate_limited() is True and ring.current.label == "b"
+    assert ring.auth_failed() is True and ring.current.label == "c"
+    assert ring.auth_failed() is True and ring.current.label == "a"
+    assert ring.auth_failed() is False and ring.current is None  # every set refused: a human fixes them
+    assert ring.rotations == 3
+
+
+def test_no_secret_reaches_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = make_home(tmp_path)
+    keys = env("BINANCE_ALICE", 1, API_KEY, SECRET) | env("BINANCE_ALICE", 2, API_KEY + "2", SECRET + "2")
+    for k, v in keys.items():
+        monkeypatch.setenv(k, v)
+    cash = dict(wallet(home)["cash"])
+    stub = StubVenue(latency=0, holdings={API_KEY: dict(cash), API_KEY + "2": dict(cash)})
+    stub.faults = {"create": ["auth"]}  # the first key is refused: its failure is logged, not its key
+    base = pool_for(stub)
+
+    def from_env() -> VenuePool:
+        pool: VenuePool = base()
+        pool.keys = None  # resolve from the environment, as in production
+        return pool
+
+    ctxs = []
+    for day in (1, 2):
+        with locked(home):
+            journal.recover(home)
+            ctxs.append(drive(LiveEdge(home, asof(day), ccxt_pool=from_env))[0])
+    assert any(k.startswith(API_KEY[:8]) for k in stub.keys_seen)  # the keys did reach the exchange
+    assert stub.orders, "the live follower traded"
+    assert any(o.account == f"follower:{LIVE}" for c in ctxs for o in c.to_submit)
+    inflated = 0
+    leaks = []
+    for root, _, names in os.walk(home.root):
+        for name in names:
+            data = (Path(root) / name).read_bytes()
+            try:  # replay objects are zlib blobs: look inside them too
+                data += zlib.decompress(data)
+                inflated += 1
+            except zlib.error:
+                pass
+            for needle in (SECRET, API_KEY, SECRET[:12], API_KEY[:12]):
+                if needle.encode() in data:
+                    leaks.append((name, needle))
+    assert leaks == []
+    assert inflated > 0  # the replay objects were searched, not skipped

@@ -1,0 +1,402 @@
+"""The ccxt broker: live and sandbox execution behind the paper broker's interface.
+
+`CcxtBroker.submit` takes a cycle's orders and returns one `Fill` per order, like the
+paper broker, with a third kind of answer: `deferred` (the order stays queued; the
+reason starts with its next queue status: `retry` = never reached the exchange,
+`submitting` = fate unknown, `open` = resting at the exchange). Every answer is
+recorded as a cycle input by the live edge, so replay never calls an exchange.
+
+Rules, per order:
+- the client order id goes out in the exchange's own parameter (ccxt_exchange);
+- an order that may already have reached the exchange (queued as `submitting` or
+  `open`, or its cycle was interrupted) is first looked up by client order id, in open
+  and closed orders; it is sent only when the exchange does not know it;
+- a submit that times out is never sent again: its fate is looked up; unknown, it
+  stays `submitting` for the next cycle;
+- a partly filled order is followed until closed; still open after the follow
+  budget, it is cancelled (the cancel is retried once) and its fills are booked;
+- insufficient funds and invalid orders are rejections; an authentication error
+  rotates to the account's next key set and tries once more; network, rate-limit
+  and unavailable errors are retried with backoff on reads, and open the broker's
+  circuit breaker, which defers the remaining orders without calling anyone.
+
+Per account, sells go out together, then buys together (a buy may need a sell's
+proceeds); accounts run concurrently, at most `concurrency` calls in flight per exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from vanta.books import fill_price
+from vanta.brokers import rails
+from vanta.brokers.ccxt_exchange import CLIENT_ID_PARAM, make_exchange, native_client_id, to_market
+from vanta.brokers.errors import AuthFailed, BrokerError, CircuitOpen, Final, NotFound, RateLimited, Transient
+from vanta.brokers.rails import Rail
+from vanta.brokers.resilience import Backoff, Breaker, Sleep, call, retry
+from vanta.brokers.secrets import AccountRef, KeyRing, parse_ref
+from vanta.models import Execution, Fill, Market, Order
+from vanta.money import ZERO, cash_step, ceil, floor, half_even
+
+TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
+
+
+@dataclass(frozen=True)
+class Policy:
+    follow_polls: int = 5
+    """fetch_order calls spent following an open order before it is cancelled."""
+    follow_interval: float = 0.5
+    backoff: Backoff = field(default_factory=Backoff)
+    concurrency: int = 64
+    """Calls in flight per exchange, over all its accounts."""
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 30.0
+    rails: Mapping[tuple[str, str], Rail] = field(default_factory=dict)
+    """(exchange, needed currency) -> the stable pair that converts into it (vanta.brokers.rails)."""
+
+
+@dataclass
+class Venue:
+    """One exchange account: its ccxt object, key ring and the exchange's breaker."""
+
+    ref: AccountRef
+    exchange: Any
+    ring: KeyRing
+    breaker: Breaker
+    gate: asyncio.Semaphore
+    make: Callable[[], Any] | None = None
+    """Builds the exchange object again for the ring's current key set (after a rotation)."""
+
+
+def deferred(order: Order, status: str, why: str) -> Fill:
+    return Fill.make(client_order_id=order.client_order_id, status="deferred", qty=ZERO, price=ZERO,
+                     fee=ZERO, cash=ZERO, reason=f"{status}: {why}")
+
+
+def rejected(order: Order, why: str) -> Fill:
+    return Fill.make(client_order_id=order.client_order_id, status="rejected", qty=ZERO, price=ZERO,
+                     fee=ZERO, cash=ZERO, reason=why)
+
+
+def _dec(x: Any) -> Decimal | None:
+    return None if x is None else x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+def _fees(o: Mapping[str, Any]) -> list[tuple[Decimal, str]]:
+    """The order's fees, each trade's fee counted once (a trade reported twice is one trade)."""
+    trades = o.get("trades") or []
+    seen: dict[str, Mapping[str, Any]] = {}
+    for t in trades:
+        seen.setdefault(str(t.get("id")), t)
+    fees = [t.get("fee") for t in seen.values()]
+    if not any(f and f.get("cost") is not None for f in fees):
+        fees = o.get("fees") or [o.get("fee")]
+    return [(_dec(f["cost"]) or ZERO, f.get("currency") or "") for f in fees if f and f.get("cost") is not None]
+
+
+def to_fill(order: Order, o: Mapping[str, Any], market: Market, base: str) -> Fill:
+    """A ccxt order structure as vanta's answer for `order`: what was filled, at what
+    average price, and the cash it moved (a buy pays notional rounded up plus fees; a
+    sell receives notional rounded down less fees, as the paper broker books)."""
+    filled = _dec(o.get("filled")) or ZERO
+    if filled <= 0:
+        return rejected(order, f"{o.get('status') or 'unknown'}: nothing filled")
+    cost = _dec(o.get("cost"))
+    avg = _dec(o.get("average")) or (cost / filled if cost else None) or _dec(o.get("price")) or order.price
+    notional = cost if cost else filled * avg
+    step = cash_step(market.quote)
+    fee, notes = ZERO, []
+    for amount, ccy in _fees(o):
+        if ccy == market.quote or not ccy:
+            fee += amount
+        elif ccy == base and order.side == "buy":
+            filled -= amount  # the fee came out of the coins bought
+        else:
+            notes.append(f"fee {amount} {ccy} not booked")
+    fee = ceil(fee, step)
+    cash = -(ceil(notional, step) + fee) if order.side == "buy" else floor(notional, step) - fee
+    return Fill.make(client_order_id=order.client_order_id, status="filled", qty=filled,
+                     price=half_even(avg, market.tick_size), fee=fee, cash=cash,
+                     reason="; ".join(notes) or None)
+
+
+class CcxtBroker:
+    """Orders of ccxt-linked accounts, one Fill (or deferral) each."""
+
+    def __init__(self, venues: Mapping[str, Venue], markets: Mapping[str, Market],
+                 policy: Policy = Policy(), sleep: Sleep = asyncio.sleep,
+                 on_submitted: Callable[[Order, float], None] | None = None) -> None:
+        self.venues = venues
+        """account_ref -> venue."""
+        self.markets = dict(markets)
+        self.conversions: list[Fill] = []
+        """Answers for stable-rail conversions placed before buys."""
+        self.policy = policy
+        self.sleep = sleep
+        self.on_submitted = on_submitted
+        self.calls = 0
+
+    # ------------------------------------------------------------------ batch
+
+    async def submit(self, orders: Sequence[Order], refs: Mapping[str, str], execution: Mapping[str, Execution],
+                     maybe_sent: frozenset[str] = frozenset()) -> list[Fill]:
+        """Answers for `orders` (in execution order), grouped by account.
+
+        Args:
+            refs: order.account -> account_ref.
+            execution: vault_id -> its execution settings (the slippage bound of the limit price).
+            maybe_sent: client order ids that may have reached an exchange already (an
+                interrupted cycle's); orders queued as `submitting`/`open` count too.
+        """
+        by_account: dict[str, list[Order]] = {}
+        for o in orders:
+            by_account.setdefault(o.account, []).append(o)
+        results = await asyncio.gather(*(
+            self._account(self.venues[refs[acct]], group, execution, maybe_sent)
+            for acct, group in by_account.items()))
+        return [f for group in results for f in group]
+
+    async def _account(self, venue: Venue, orders: list[Order], execution: Mapping[str, Execution],
+                       maybe_sent: frozenset[str]) -> list[Fill]:
+        out: list[Fill] = []
+        for side in ("sell", "buy"):
+            batch = [o for o in orders if o.side == side]
+            if side == "buy" and batch and self.policy.rails:
+                await self._rails(venue, batch, execution, maybe_sent)
+            out += await asyncio.gather(*(
+                self.place(venue, o, execution[o.vault_id],
+                           o.client_order_id in maybe_sent or o.status in ("submitting", "open"))
+                for o in batch))
+        return out
+
+    async def _rails(self, venue: Venue, buys: list[Order], execution: Mapping[str, Execution],
+                     maybe_sent: frozenset[str]) -> None:
+        """Convert through the stable rail what the buys lack in their quote currency."""
+        by_quote: dict[str, list[Order]] = {}
+        for o in buys:
+            by_quote.setdefault(self.markets[o.symbol].quote, []).append(o)
+        for quote, group in sorted(by_quote.items()):
+            rail = self.policy.rails.get((venue.ref.exchange, quote))
+            market = None if rail is None else to_market((venue.exchange.markets or {}).get(rail.pair) or {})
+            if rail is None or market is None:
+                continue
+            try:
+                free = (await self._read(venue, venue.exchange.fetch_balance)).get("free") or {}
+            except BrokerError:
+                continue  # the buys go out; one the account cannot pay is rejected by the exchange
+            limits = {o.client_order_id: fill_price("buy", o.price, execution[o.vault_id], self.markets[o.symbol])
+                      for o in group}
+            short = rails.shortfall(group, self.markets, limits, _dec(free.get(quote)) or ZERO)
+            order = rails.conversion(group, rail, short, _dec(free.get(rail.stable)) or ZERO, market)
+            if order is None:
+                continue
+            self.markets[rail.pair] = market
+            again = any(o.client_order_id in maybe_sent or o.status != "staged" for o in group)
+            self.conversions.append(await self.place(venue, order, Execution.make(
+                adapter="paper", slippage_bps=rail.bps, fee_bps=ZERO), again))
+
+    # ------------------------------------------------------------------ one order
+
+    async def place(self, venue: Venue, order: Order, ex: Execution, maybe_sent: bool) -> Fill:
+        try:
+            if maybe_sent:
+                found = await self.lookup(venue, order)
+                if found is not None:
+                    return await self.follow(venue, order, found)
+            return await self._send(venue, order, ex)
+        except Transient as err:
+            return deferred(order, "submitting" if maybe_sent else "retry", err.message)
+        except Final as err:
+            return rejected(order, err.message)
+
+    async def _send(self, venue: Venue, order: Order, ex: Execution) -> Fill:
+        market = self.markets[order.symbol]
+        limit = fill_price(order.side, order.price, ex, market)
+        native = native_client_id(venue.ref.exchange, order.client_order_id)
+        params = {CLIENT_ID_PARAM[venue.ref.exchange]: native}
+        for _ in range(2):  # the second pass only after a key rotation
+            if venue.ring.current is None:
+                return deferred(order, "retry", f"every key set of {self._ref(venue)} was refused; fix its keys")
+            try:
+                placed = await self._call(venue, lambda: venue.exchange.create_order(
+                    order.symbol, "limit", order.side, order.qty, limit, dict(params)))
+            except CircuitOpen as err:
+                return deferred(order, "retry", err.message)
+            except AuthFailed as err:
+                if not self._rotate(venue):
+                    return deferred(order, "retry", f"{err.message}; no other key set for {self._ref(venue)}")
+                continue
+            except Transient as err:
+                # The order may be at the exchange: find it by client order id, never resend.
+                return await self._after_lost_answer(venue, order, err)
+            if self.on_submitted is not None:
+                self.on_submitted(order, time.perf_counter())
+            return await self.follow(venue, order, placed)
+        return deferred(order, "retry", f"key sets of {self._ref(venue)} keep being refused")
+
+    async def _after_lost_answer(self, venue: Venue, order: Order, err: BrokerError) -> Fill:
+        try:
+            found = await self.lookup(venue, order)
+        except Transient as again:
+            return deferred(order, "submitting", f"{err.message}; lookup failed too: {again.message}")
+        if found is None:
+            return deferred(order, "submitting", f"{err.message}; not found by client order id yet")
+        return await self.follow(venue, order, found)
+
+    async def lookup(self, venue: Venue, order: Order) -> dict[str, Any] | None:
+        """The exchange's order with this client order id (open or closed), or None."""
+        exid, exch = venue.ref.exchange, venue.exchange
+        native = native_client_id(exid, order.client_order_id)
+        if exid == "binance":
+            try:
+                found: dict[str, Any] = await self._read(venue, lambda: exch.fetch_order(
+                    None, order.symbol, {"origClientOrderId": native}))
+            except NotFound:
+                return None
+            return found
+        params = {"clientOrderId": native} if exid == "kraken" else {}
+        for fetch in (exch.fetch_open_orders, exch.fetch_closed_orders):
+            listed = await self._read(venue, functools.partial(fetch, order.symbol, None, None, dict(params)))
+            hits = [o for o in listed if o.get("clientOrderId") == native]
+            if hits:
+                return dict(hits[0])
+        return None
+
+    async def follow(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> Fill:
+        """Follow `o` until it is closed; cancel what is still open after the budget."""
+        market = self.markets[order.symbol]
+        base = order.symbol.split("/")[0]
+        best = dict(o)
+        for _ in range(self.policy.follow_polls):
+            if best.get("status") in TERMINAL:
+                break
+            await self.sleep(self.policy.follow_interval)
+            best = self._newer(best, await self._fetch(venue, order, best))
+        if best.get("status") not in TERMINAL:
+            best = self._newer(best, await self._cancel(venue, order, best))
+            if best.get("status") not in TERMINAL:
+                return deferred(order, "open", f"order {best.get('id')} still open after the cancel")
+        return to_fill(order, await self._with_trades(venue, order, best), market, base)
+
+    async def _with_trades(self, venue: Venue, order: Order, o: dict[str, Any]) -> dict[str, Any]:
+        """An order report without fees (binance's GET order has none) gets its trades,
+        so the fees are booked whichever way the order was found."""
+        filled = _dec(o.get("filled")) or ZERO
+        if filled <= 0 or _fees(o) or not venue.exchange.has.get("fetchOrderTrades"):
+            return o
+        trades = await self._read(venue, lambda: venue.exchange.fetch_order_trades(o["id"], order.symbol))
+        return {**o, "trades": trades}
+
+    @staticmethod
+    def _newer(seen: dict[str, Any], report: Mapping[str, Any]) -> dict[str, Any]:
+        """The later of two reports of one order. Reports can arrive out of order: a
+        filled quantity never goes down, and a terminal status is never undone."""
+        old, new = _dec(seen.get("filled")) or ZERO, _dec(report.get("filled")) or ZERO
+        if new < old or (seen.get("status") in TERMINAL and report.get("status") not in TERMINAL):
+            return seen
+        if new > old:  # an earlier report's fees cover only the part filled then
+            seen = {k: v for k, v in seen.items() if k not in ("fee", "fees", "trades")}
+        merged = {**seen, **{k: v for k, v in report.items() if v is not None}}
+        merged["id"] = seen.get("id") or report.get("id")
+        return merged
+
+    async def _fetch(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> dict[str, Any]:
+        found: dict[str, Any] = await self._read(venue, lambda: venue.exchange.fetch_order(o["id"], order.symbol))
+        return found
+
+    async def _cancel(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> dict[str, Any]:
+        """Cancel, retried once; then the order as the exchange now reports it."""
+        for attempt in range(2):
+            try:
+                await self._call(venue, lambda: venue.exchange.cancel_order(o["id"], order.symbol))
+                break
+            except NotFound:
+                break  # closed meanwhile: the fetch below tells
+            except BrokerError:
+                if attempt == 1:
+                    return dict(o)
+        try:
+            return await self._fetch(venue, order, o)
+        except Transient:
+            return dict(o)
+
+    async def balance(self, venue: Venue) -> dict[str, Decimal] | None:
+        """What the account holds (totals, nonzero), or None when the broker cannot say now."""
+        try:
+            bal = await self._read(venue, venue.exchange.fetch_balance)
+        except BrokerError:
+            return None
+        totals = bal.get("total") or {}
+        return {str(a): d for a, v in sorted(totals.items()) if (d := _dec(v)) is not None and d > 0}
+
+    # ------------------------------------------------------------------ calls
+
+    async def _call(self, venue: Venue, fn: Callable[[], Any]) -> Any:
+        async with venue.gate:
+            self.calls += 1
+            try:
+                out = await call(fn, venue.breaker)
+            except RateLimited:
+                if venue.ring.rate_limited():
+                    self._rebuild(venue)
+                raise
+            venue.ring.ok()
+            return out
+
+    async def _read(self, venue: Venue, fn: Callable[[], Any]) -> Any:
+        async def once() -> Any:
+            return await self._call(venue, fn)
+
+        return await retry(once, venue.breaker, self.policy.backoff, self.sleep, mapped=True)
+
+    def _rotate(self, venue: Venue) -> bool:
+        if not venue.ring.auth_failed():
+            return False
+        self._rebuild(venue)
+        return True
+
+    @staticmethod
+    def _rebuild(venue: Venue) -> None:
+        if venue.make is not None:
+            venue.exchange = venue.make()
+
+    @staticmethod
+    def _ref(venue: Venue) -> str:
+        r = venue.ref
+        return f"{r.exchange}:{r.name}" + (":sandbox" if r.sandbox else "")
+
+
+@dataclass
+class VenuePool:
+    """Builds one Venue per account_ref: one breaker and one concurrency gate per exchange."""
+
+    policy: Policy = Policy()
+    markets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """exchange id -> ccxt markets (loaded once per exchange and shared)."""
+    keys: Callable[[str], list[Any]] | None = None
+    exchange_factory: Callable[..., Any] = make_exchange
+    on_submitted: Callable[[Order, float], None] | None = None
+    """Called with each order the exchange acknowledged and the perf_counter instant (benchmarks)."""
+    breakers: dict[str, Breaker] = field(default_factory=dict)
+    gates: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+
+    def venue(self, account_ref: str) -> Venue:
+        from vanta.brokers import secrets
+
+        ref = parse_ref(account_ref)
+        ring = KeyRing((self.keys or secrets.resolve)(account_ref))
+        breaker = self.breakers.setdefault(ref.exchange, Breaker(
+            ref.exchange, self.policy.breaker_threshold, self.policy.breaker_cooldown))
+        gate = self.gates.setdefault(ref.exchange, asyncio.Semaphore(self.policy.concurrency))
+        mk = self.markets.get(ref.exchange)
+
+        def make() -> Any:
+            return self.exchange_factory(ref.exchange, ring.current, ref.sandbox, mk)
+
+        return Venue(ref, make(), ring, breaker, gate, make)

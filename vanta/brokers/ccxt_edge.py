@@ -1,0 +1,84 @@
+"""The live edge's door to the ccxt broker: which orders go to it, and one event loop
+per cycle to send them.
+
+Followers whose Core Vaults' `account.adapter` is `ccxt:<exchange>` trade through it; the vault model
+accounts and paper followers stay on the paper broker. Imported by the live edge only
+when a cycle has ccxt orders, so paper cycles never load ccxt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+from vanta.brokers import rails
+from vanta.brokers.ccxt_broker import CcxtBroker, Policy, VenuePool
+from vanta.brokers.errors import BrokerError
+from vanta.errors import StateError
+from vanta.models import Execution, Fill, Market, Order, RegistryFile
+
+Balances = dict[str, dict[str, Decimal]]
+
+
+class Answers(NamedTuple):
+    fills: list[Fill]
+    balances: Balances
+    conversions: tuple[Fill, ...]
+
+
+def ccxt_refs(registry: RegistryFile) -> dict[str, str]:
+    """order.account -> `<exchange>:<account_ref>`, for followers on a ccxt adapter.
+
+    A follower's live Core Vaults are wallets of one exchange account: every Core Vault
+    of a follower on ccxt must name the same adapter and account_ref."""
+    out = {}
+    for f in registry.followers:
+        links = sorted({(c.account.adapter, c.account.account_ref) for c in f.cores})
+        if not any(a != "paper" for a, _ in links):
+            continue
+        if len(links) > 1:
+            raise StateError(f"memory/mirror_registry.json: follower {f.follower_id} has Core Vaults on "
+                             f"{' and '.join(f'{a} {r}' for a, r in links)}; a follower on a live exchange "
+                             "trades one exchange account: give all its Core Vaults the same account")
+        adapter, ref = links[0]
+        out[f"follower:{f.follower_id}"] = f"{adapter.partition(':')[2]}:{ref}"
+    return out
+
+
+async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
+               execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> Answers:
+    venues = {}
+    try:
+        for ref in sorted(set(refs.values())):
+            venues[ref] = pool.venue(ref)
+            if venues[ref].exchange.markets is None:
+                await venues[ref].exchange.load_markets()
+        broker = CcxtBroker(venues, markets, pool.policy, on_submitted=pool.on_submitted)
+        fills = await broker.submit(orders, refs, execution, maybe_sent)
+        # Read after the orders: what the accounts hold once this cycle's fills landed.
+        shared = {ref for ref in refs.values() if list(refs.values()).count(ref) > 1}
+        accounts = sorted(a for a, ref in refs.items() if ref not in shared)
+        held = await asyncio.gather(*(broker.balance(venues[refs[a]]) for a in accounts))
+        on = {ex: [r for (e, _), r in sorted(pool.policy.rails.items()) if e == ex] for ex in {v.ref.exchange
+                                                                                         for v in venues.values()}}
+        balances = {a: rails.fold(h, on[venues[refs[a]].ref.exchange])
+                    for a, h in zip(accounts, held, strict=True) if h is not None}
+        return Answers(fills, balances, tuple(broker.conversions))
+    except BrokerError as err:
+        raise StateError(f"ccxt broker: {err.message}") from None
+    finally:
+        # Together: each close waits ccxt's timeout_on_exit (a quarter second) for TLS to shut.
+        await asyncio.gather(*(v.exchange.close() for v in venues.values()))
+
+
+def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
+           execution: Mapping[str, Execution], maybe_sent: frozenset[str],
+           pool_factory: Callable[[], VenuePool] | None = None) -> Answers:
+    """Answers for the ccxt accounts' orders (one per order; deferrals included), each
+    account's balances read afterwards (an account whose read failed is left out), and
+    the stable-rail conversions. Without a pool factory, rails come from VANTA_RAIL_*."""
+    pool = pool_factory() if pool_factory is not None else VenuePool(Policy(rails=rails.from_env(os.environ)))
+    return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent))

@@ -1,0 +1,115 @@
+"""The broker errors vanta acts on, and the map from ccxt's exceptions to them.
+
+ccxt raises some fifty exception classes. vanta needs to know one thing about each:
+what to do next. Each class below says it in its docstring. `classify` is the only
+place that knows ccxt's names; it imports ccxt lazily, so importing this module
+costs nothing.
+"""
+
+from __future__ import annotations
+
+from vanta.errors import VantaError
+
+
+class BrokerError(VantaError):
+    """A broker call failed. Subclasses say whether vanta retries."""
+
+    retry = False
+
+
+class Transient(BrokerError):
+    """The broker may answer if asked again later: retried with exponential backoff
+    (reads), looked up by client order id (a submit whose fate is unknown), or left
+    queued for the next cycle once the attempts or the breaker run out."""
+
+    retry = True
+
+
+class NetworkDown(Transient):
+    """No answer: connection refused, reset, or timed out."""
+
+
+class RateLimited(Transient):
+    """The broker asked vanta to slow down (HTTP 429, DDoS protection). The key set's
+    health drops, so a rotation may follow."""
+
+
+class Unavailable(Transient):
+    """The broker says it is down or in maintenance."""
+
+
+class CircuitOpen(Unavailable):
+    """vanta's own breaker refused the call: nothing was sent, the order waits (`retry`)."""
+
+
+class Final(BrokerError):
+    """Asking again gives the same answer: never retried."""
+
+
+class InsufficientFunds(Final):
+    """The account cannot pay for or deliver the order: the order is rejected and logged."""
+
+
+class InvalidOrder(Final):
+    """The broker refused the order's terms (size, price, symbol): rejected and logged."""
+
+
+class AuthFailed(Final):
+    """The key set was refused: the next key set of the account_ref is tried; with none
+    left, the account's orders stay queued and an operator fixes the keys."""
+
+
+class NotFound(Final):
+    """The broker does not know the order (a lookup by client order id found nothing)."""
+
+
+class Unsupported(Final):
+    """The exchange or ccxt cannot do what was asked (no sandbox, no such endpoint):
+    a configuration problem the message names."""
+
+
+# ccxt class name -> vanta class. Checked along the exception's MRO, most specific first,
+# so a new ccxt subclass lands on its parent's mapping.
+_BY_NAME: dict[str, type[BrokerError]] = {
+    "OrderNotFound": NotFound,
+    "InsufficientFunds": InsufficientFunds,
+    "AuthenticationError": AuthFailed,
+    "RateLimitExceeded": RateLimited,
+    "DDoSProtection": RateLimited,
+    "OnMaintenance": Unavailable,
+    "ExchangeNotAvailable": Unavailable,
+    "RequestTimeout": NetworkDown,
+    "InvalidNonce": NetworkDown,
+    "NetworkError": NetworkDown,
+    "NotSupported": Unsupported,
+    "InvalidOrder": InvalidOrder,
+    "BadSymbol": InvalidOrder,
+    "BadRequest": InvalidOrder,
+    "OperationRejected": InvalidOrder,
+    "ArgumentsRequired": InvalidOrder,
+    "BadResponse": Unavailable,
+    "OperationFailed": NetworkDown,
+    "ExchangeError": InvalidOrder,
+}
+
+
+def classify(exc: BaseException) -> BrokerError:
+    """The vanta error for a ccxt exception (a BrokerError passes through).
+
+    Anything that is not a ccxt error is a bug and is re-raised by the caller."""
+    if isinstance(exc, BrokerError):
+        return exc
+    for klass in type(exc).__mro__:
+        target = _BY_NAME.get(klass.__name__)
+        if target is not None and klass.__module__.startswith("ccxt"):
+            return target(f"{type(exc).__name__}: {_short(exc)}")
+    raise TypeError(f"not a ccxt error: {type(exc).__name__}") from exc
+
+
+def is_ccxt_error(exc: BaseException) -> bool:
+    return any(k.__module__.startswith("ccxt") and k.__name__ == "BaseError" for k in type(exc).__mro__)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= 300 else text[:297] + "..."

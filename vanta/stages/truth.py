@@ -1,0 +1,141 @@
+"""Stage 9b, truth: the broker's balances against the books, for live (ccxt) accounts.
+
+After reconcile booked the fills, each live account's Core Vaults (per quote asset: the
+Core Vault's cash plus its sleeves', and the sleeves' positions in markets quoted in it)
+are compared with what the broker reported holding, read after the cycle's orders. A
+difference is logged per follower (`broker_drift`) and the books are corrected to the
+broker (`broker_correction`): the Core Vault's own cash takes the cash difference (a
+sleeve's cash is never touched; a shortfall the Core Vault cannot cover is reported as
+`broker_uncorrected`); a position the broker holds less of gives up the oldest lots of
+the sleeves holding it (cost pro rata, as a sale would); one it holds more of gets a lot
+at the snapshot price.
+Cash within two minor units per fill of the cycle of the broker's is rounding (vanta
+rounds notional and fee against the account, a broker keeps more digits): the books
+take the broker's figure without a drift report (`broker_rounding`), so residue never
+piles up. An account with an order still pending (deferred this cycle) is reported, not
+corrected: the broker may hold a fill vanta has not booked yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from vanta.books import consume_fifo, qty_of
+from vanta.context import Ctx, Event
+from vanta.models import CoreBook, PortfolioFile, SleeveBook
+from vanta.money import ZERO, cash_step, ceil, floor
+
+
+def _asset(symbol: str) -> str:
+    return symbol.partition("/")[0]
+
+
+def _held(core: CoreBook, symbols: dict[str, str]) -> dict[str, Decimal]:
+    return {s: sum((qty_of(sb.positions.get(s, ())) for sb in core.sleeves.values()), ZERO) for s in symbols}
+
+
+def _wallet_cash(core: CoreBook, quote: str) -> Decimal:
+    return core.cash + sum((sb.cash.get(quote, ZERO) for sb in core.sleeves.values()), ZERO)
+
+
+def _correct(core: CoreBook, quote: str, held: dict[str, Decimal], broker: dict[str, Decimal],
+             prices: dict[str, Decimal], symbols: dict[str, str]) -> tuple[CoreBook, list[str]]:
+    """The Core Vault's books moved to the broker's figures. Cash moves in the Core Vault's
+    own cash (never a sleeve's); a position the broker holds less of gives up the oldest
+    lots of the sleeves that hold it, in sleeve order; one it holds more of gets a lot at
+    the snapshot price in the sleeve that holds the most of it. Returns the books and
+    the assets left uncorrected (cash the Core Vault cannot give up)."""
+    step = cash_step(quote)
+    there = floor(broker.get(quote, ZERO), step)
+    cash = core.cash + (there - _wallet_cash(core, quote))
+    left: list[str] = []
+    if cash < 0:
+        left.append(quote)
+        cash = core.cash
+    sleeves = dict(core.sleeves)
+    for sym, asset in symbols.items():
+        have, want = held[sym], broker.get(asset, ZERO)
+        if want == have or not sleeves:
+            continue
+        if want < have:
+            gone = have - want
+            for sid in sorted(sleeves):
+                sb = sleeves[sid]
+                take = min(gone, qty_of(sb.positions.get(sym, ())))
+                if take > 0:
+                    lots, _ = consume_fifo(sb.positions[sym], take, quote)
+                    sleeves[sid] = _with(sb, sym, lots)
+                    gone -= take
+        else:
+            sid = max(sorted(sleeves), key=lambda k: qty_of(sleeves[k].positions.get(sym, ())))
+            sb = sleeves[sid]
+            lots = (*sb.positions.get(sym, ()), (want - have, ceil((want - have) * prices[sym], step)))
+            sleeves[sid] = _with(sb, sym, lots)
+    return CoreBook.make(cash=cash, sleeves=sleeves), left
+
+
+def _with(sb: SleeveBook, sym: str, lots: tuple[tuple[Decimal, Decimal], ...]) -> SleeveBook:
+    positions = dict(sb.positions)
+    if lots:
+        positions[sym] = lots
+    else:
+        positions.pop(sym, None)
+    return SleeveBook.make(**{**sb.__dict__, "positions": positions})
+
+
+def run(ctx: Ctx) -> Ctx:
+    recorded = ctx.broker_answers.balances if ctx.broker_answers is not None else {}
+    rails: list[Event] = [("rail_conversion", {"client_order_id": f.client_order_id, "status": f.status,
+                                               "qty": f.qty, "price": f.price, "reason": f.reason})
+                          for f in (ctx.broker_answers.conversions if ctx.broker_answers else ())]
+    if rails:
+        ctx = replace(ctx, events=(*ctx.events, *rails))
+    if not recorded:
+        return ctx
+    assert ctx.portfolio is not None and ctx.snap is not None and ctx.queue is not None
+    pending = {o.account for o in ctx.queue.orders if o.status in ("submitting", "open", "retry")}
+    followers = dict(ctx.portfolio.followers)
+    fills: dict[str, int] = {}
+    filled = {f.client_order_id for f in (ctx.answers.fills if ctx.answers else ()) if f.status == "filled"}
+    for o in ctx.to_submit:
+        if o.client_order_id in filled:
+            fills[o.account] = fills.get(o.account, 0) + 1
+    events: list[Event] = []
+    for account in sorted(recorded):
+        broker, fid = recorded[account], account.partition(":")[2]
+        cores = followers.get(fid)
+        if cores is None:
+            continue
+        for quote in sorted(cores):
+            core = cores[quote]
+            symbols = {s: _asset(s) for s, m in sorted(ctx.snap.markets.items()) if m.quote == quote}
+            held = _held(core, symbols)
+            step = cash_step(quote)
+            cash, there = _wallet_cash(core, quote), floor(broker.get(quote, ZERO), step)
+            # vanta rounds each fill's notional and fee to the minor unit against the account, a
+            # broker may keep more digits: two minor units per fill of this cycle are rounding.
+            rounding = there != cash and abs(there - cash) <= 2 * step * fills.get(account, 0)
+            off = [(quote, cash, there)] if there != cash and not rounding else []
+            off += [(symbols[s], held[s], broker.get(symbols[s], ZERO)) for s in symbols
+                    if held[s] != broker.get(symbols[s], ZERO)]
+            for asset, mine, theirs in off:
+                events.append(("broker_drift", {"account": account, "quote": quote, "asset": asset, "book": mine,
+                                                "broker": theirs, "difference": theirs - mine}))
+            if not (off or rounding) or account in pending:
+                continue
+            new, left = _correct(core, quote, held, broker, dict(ctx.snap.prices), symbols)
+            cores = {**cores, quote: new}
+            if left:
+                events.append(("broker_uncorrected", {"account": account, "quote": quote, "assets": left,
+                                                      "reason": "the broker holds less cash than the sleeves "
+                                                                "of this Core Vault: settle by hand"}))
+            if off:
+                events.append(("broker_correction", {"account": account, "quote": quote,
+                                                     "assets": [a for a, _, _ in off if a not in left]}))
+            else:  # the books follow the broker's digits, so rounding residue never piles up
+                events.append(("broker_rounding", {"account": account, "asset": quote, "difference": there - cash}))
+        followers[fid] = cores
+    portfolio = PortfolioFile.make(schema_version=ctx.portfolio.schema_version, cycle=ctx.portfolio.cycle,
+                                   asof=ctx.portfolio.asof, vaults=ctx.portfolio.vaults, followers=followers)
+    return replace(ctx, portfolio=portfolio, events=(*ctx.events, *events))
