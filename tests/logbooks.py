@@ -108,6 +108,7 @@ class LogBooks:
         self.targets: dict[tuple[str, str], dict[str, Decimal]] = {}
         self.children: dict[str, tuple[str, str]] = {}
         self.bought: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        self.sold: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         self.carry0: dict[tuple[str, str], dict[str, Decimal]] = {}
         # totals
         self.realized_v: dict[str, Decimal] = defaultdict(Decimal)
@@ -153,6 +154,7 @@ class LogBooks:
         if kind == "cycle_start":
             self.parents, self.targets, self.children = {}, {}, {}
             self.bought = defaultdict(Decimal)
+            self.sold = defaultdict(Decimal)
             self.carry0 = {k: dict(v) for k, v in self.scarry.items()}
         elif kind == "market":
             self.prices = {s: D(p) for s, p in data["prices"].items()}
@@ -246,6 +248,7 @@ class LogBooks:
         self.scarry[k].pop(sym, None)
         if side == "sell":
             assert qty <= held, f"{k} sells {qty} {sym} but holds {held}"
+            self.sold[k] += qty * price  # a sleeve's sells come before its buys: they free leverage room
         else:
             assert not s.get("paused", False) and not core.get("paused", False), f"paused {k} bought: {d}"
             self.caps(f, k, sym, qty, price, equity, held)
@@ -294,6 +297,8 @@ class LogBooks:
                     held: Decimal, equity: Decimal, price: Decimal, carry: Decimal) -> None:
         persona = self.persona_for(k, d["basis"])
         w = self.targets[(s["vault_id"], persona)].get(d["symbol"], ZERO)
+        if d["basis"] == "target":  # target mode holds its weights x scale
+            w = w * D(s.get("scale", "1"))
         ex = self.vaults[s["vault_id"]].get("execution", {})
         haircut = 1 - 2 * (Fraction(D(ex.get("slippage_bps", "0"))) + Fraction(D(ex.get("fee_bps", "0")))) / 10000
         target = down(Fraction(w) * Fraction(equity) * haircut / Fraction(price), self.markets[d["symbol"]]["lot"])
@@ -325,7 +330,8 @@ class LogBooks:
         self.bought[k] += qty * price
         lev = D(caps.get("max_leverage", "1"))
         held_value = sum((q * self.prices[s] for s, q in self.sheld[k].items()), ZERO)
-        assert held_value + self.bought[k] <= lev * equity, f"{k}: positions past max_leverage x equity"
+        assert held_value - self.sold[k] + self.bought[k] <= lev * equity, \
+            f"{k}: positions past max_leverage x equity"
 
     def fill(self, d: dict[str, Any]) -> None:
         acct, sym, q, cash = d["account"], d["symbol"], D(d["qty"]), D(d["cash"])

@@ -503,11 +503,6 @@ def test_flip_switches_vault_and_sleeves_until_it_expires(tmp_path: Path) -> Non
     sc.books(replays=True)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the max_leverage room ignores the sleeve's own sells of the same "
-                                       "cycle, so a fully invested sleeve that rotates (persona, target or drift "
-                                       "rebalance, or a vault that sells one symbol and buys another) has its "
-                                       "buys capped to ~0 although its positions after the cycle are well "
-                                       "under max_leverage x equity")
 def test_a_rotation_is_not_capped_by_max_leverage(tmp_path: Path) -> None:
     sc = persona_home(tmp_path, overlay={"V": {"flip": {"persona": "aggressive", "expires_at": asof(2)}}})
     sc.cycle(SCORES)  # the flip: the contrarian sleeve buys AAA and BBB with all its cash
@@ -517,7 +512,6 @@ def test_a_rotation_is_not_capped_by_max_leverage(tmp_path: Path) -> None:
     assert close_to(sleeve_weights(sc, "contra", PX), {"CCC": D("0.4")}, Decimal("0.001"))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: max_leverage room ignores same-cycle sells (mirror mode)")
 def test_a_mirrored_rotation_is_not_capped_by_max_leverage(tmp_path: Path) -> None:
     sc = two_symbols(tmp_path, [{"follower_id": "F", "cores": [core("USD", "F", [sleeve("main")])]}],
                      cash={"F": {"USD": "10000.00"}})
@@ -646,10 +640,6 @@ def example_modes(files: dict[str, Any]) -> dict[tuple[str, str], str]:
             for f in files["mirror_registry.json"]["followers"] for c in f["cores"] for s in c["sleeves"]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG (example data, vanta/init.py): the example's only fixed_ratio sleeve "
-                                       "(F_2003, 3,000 USD) is under V_CORE's min_account_equity of 5,000, so it "
-                                       "is skipped every cycle (below_min_account_equity) and fixed_ratio never "
-                                       "trades in the example home that is meant to show every mode")
 def test_every_mode_trades_in_the_example_home(tmp_path: Path) -> None:
     files = example_files()
     write_home(tmp_path, files, force=False)
@@ -856,11 +846,6 @@ def test_property_sleeves_never_negative_and_never_exchange_funds(w: dict[str, A
 # ---------------------------------------------------------------- bugs found
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: two sleeves' allocation moves are each bounded by the Core Vault's "
-                                       "cash at cycle start, not by what the other sleeve left, so allocations "
-                                       "above the wallet's coins (tradeable unset, or set above the cash) drive "
-                                       "the Core Vault's cash negative; portfolio.json is committed with it and "
-                                       "the next cycle refuses to load (exit 3)")
 def test_allocations_above_the_wallet_never_overdraw_the_core_vault(tmp_path: Path) -> None:
     sc = two_symbols(tmp_path, [{"follower_id": "F", "cores": [core("USD", "F", [
         sleeve("quiet", allocation="10000"), sleeve("flash", allocation="5000", profit="sweep")])]}],
@@ -872,10 +857,6 @@ def test_allocations_above_the_wallet_never_overdraw_the_core_vault(tmp_path: Pa
     sc.cycle({"V": {"AAA": "0.6"}})  # found: InputError, portfolio.json cash -3000.00
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with small_orders accumulate, the carried quantity is added after "
-                                       "the caps cut the order (_Sleeve._small runs after cap_buy), so a buy "
-                                       "takes the position past max_pos_usd (and past max_single_pos_pct and "
-                                       "max_leverage the same way)")
 def test_accumulated_carry_does_not_break_the_caps(tmp_path: Path) -> None:
     sc = Scenario(
         tmp_path, prices={"AAA": ["100"] * 3}, markets={"AAA": market(min_notional="3.00")},
@@ -892,9 +873,6 @@ def test_accumulated_carry_does_not_break_the_caps(tmp_path: Path) -> None:
     assert value <= 150, f"AAA worth {value} after the buy, max_pos_usd 150"  # found: 152.00
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: cash is not always held at its currency's minor unit (README: Money): "
-                                       "an allocation moved in and the Flash sweep copy the registry's allocation "
-                                       "as written, so a sleeve holds cash \"5000\" where \"5000.00\" is due")
 def test_cash_is_held_at_the_minor_unit(tmp_path: Path) -> None:
     sc = quiet_flash(tmp_path, ["100", "110", "125", "125"], risk={"rebalance_band": "0.05"})
     for scores in ({"V": {"ETH": "1"}}, None, {"V": {"ETH": "-1"}}):
