@@ -229,11 +229,11 @@ def test_status_json(template: Path) -> None:
     assert {"vaults", "followers", "queue", "cycle"} <= set(data)
     assert data["cycle"] == 2
     assert [v["vault_id"] for v in data["vaults"]] == ["V_CORE", "V_FLASH", "V_QUIET"]
-    # one row per follower sleeve: seven followers, two of them with two sleeves
-    assert len(data["followers"]) == 9
+    # one row per follower sleeve: eight followers, two of them with two sleeves
+    assert len(data["followers"]) == 10
     assert {(f["follower_id"], f["sleeve"]) for f in data["followers"]} >= {("F_2001", "quiet"), ("F_2001", "flash")}
     quiet = next(f for f in data["followers"] if f["sleeve"] == "quiet")
-    assert quiet["pnl"]["allocated"] == "10000" and quiet["core"]["tradeable"] == "15000"
+    assert quiet["pnl"]["allocated"] == "10000.00" and quiet["core"]["tradeable"] == "15000"
     assert isinstance(data["queue"], list)
 
 

@@ -37,7 +37,11 @@ from vanta.models import (
     AccountPnl,
     AllocationFile,
     BrokerAnswers,
+    Caps,
     ConvictionFile,
+    CoreBook,
+    CorePnl,
+    CoreVault,
     Execution,
     FeeTerms,
     Fill,
@@ -59,6 +63,9 @@ from vanta.models import (
     RegistryFile,
     Risk,
     Score,
+    Sleeve,
+    SleeveBook,
+    SleevePnl,
     Span,
     Strategy,
     Vault,
@@ -143,10 +150,19 @@ def model(cls: type[Model], **fields: st.SearchStrategy) -> st.SearchStrategy:
     return st.builds(cls, **fields)
 
 
+def model_where(cls: type[Model], ok: Any, **fields: st.SearchStrategy) -> st.SearchStrategy:
+    """Like model(), for a model whose validator ties fields together: draws the fields,
+    keeps the combinations `ok` accepts, then builds."""
+    COVERED[cls] = frozenset(fields)
+    return st.fixed_dictionaries(fields).filter(ok).map(lambda kw: cls(**kw))
+
+
 fee_terms = model(FeeTerms, type=st.sampled_from(["perf_share", "flat", "performance_or_flat"]),
                   perf_share=fraction, flat_usd=st.none() | nonneg)
 risk = model(Risk, max_drawdown=fraction, max_single_pos_pct=fraction, rebalance_band=fraction)
-mirroring = model(Mirroring, mode=st.just("proportional"), min_account_equity=nonneg, fee=fee_terms)
+modes = st.sampled_from(["proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades"])
+mirroring = model(Mirroring, mode=modes, min_account_equity=nonneg, fee=fee_terms,
+                  small_orders=st.sampled_from(["skip", "accumulate"]), drift_threshold=st.none() | fraction)
 strategy = model(Strategy, kind=st.sampled_from(["conviction_file", "momentum"]), lookback=st.integers(1, 250),
                  full_scale=positive)
 execution = model(Execution, adapter=st.just("paper"), slippage_bps=bps, fee_bps=bps)
@@ -169,24 +185,68 @@ conviction_file = model(ConvictionFile, scores=small_dict(ids, small_dict(symbol
 allocation_file = model(AllocationFile, cycle=nat, asof=st.none() | asofs,
                         vaults=small_dict(ids, small_dict(personas, small_dict(symbols, fraction))))
 
-account_link = model(AccountLink, adapter=st.sampled_from(["paper", "ccxt"]),
+account_link = model(AccountLink, adapter=st.sampled_from(["paper", "ccxt:alpaca", "ccxt:binance", "ccxt:coinbase", "ccxt:kraken"]),
                      account_ref=st.text(min_size=1, max_size=24))
-follower = model(Follower, follower_id=ids, vault_id=ids, mode=st.just("proportional"), scale=scale,
-                 persona=personas, min_account_equity=st.none() | nonneg, kill_switch=st.booleans(),
-                 status=st.sampled_from(["active", "offboarded"]), account=account_link, fee_model=fee_terms)
+caps = model(Caps, max_pos_usd=st.none() | nonneg, max_single_pos_pct=st.none() | fraction,
+             max_leverage=_bounded(Decimal("0.0001"), Decimal(10), max_scale=6).filter(lambda d: d > 0),
+             allow=small_tuple(symbols), block=small_tuple(symbols), slippage_guard_bps=st.none() | bps)
+
+
+def _mode_terms_ok(kw: dict[str, Any]) -> bool:
+    return not ((kw["mode"] == "fixed_ratio" and kw["ratio"] is None)
+                or (kw["mode"] == "fixed_amount" and kw["amount"] is None))
+
+
+sleeve = model_where(Sleeve, _mode_terms_ok, sleeve_id=ids, vault_id=ids,
+                     profit=st.sampled_from(["compound", "sweep"]), allocation=st.none() | nonneg, mode=modes,
+                     scale=scale, ratio=st.none() | positive, amount=st.none() | positive,
+                     persona=st.none() | personas, paused=st.booleans())
+
+
+def _allocations_ok(kw: dict[str, Any]) -> bool:
+    ss = kw["sleeves"]
+    if len(ss) > 1 and any(s.allocation is None for s in ss):
+        return False
+    total = sum((s.allocation or Decimal(0) for s in ss), Decimal(0))
+    return kw["tradeable"] is None or total <= kw["tradeable"]
+
+
+# Allocations are drawn small beside tradeable amounts, so most draws pass the check.
+core_vault = model_where(CoreVault, _allocations_ok, quote=currencies, account=account_link,
+                         tradeable=st.none() | nonneg, paused=st.booleans(),
+                         sleeves=st.lists(sleeve, max_size=3, unique_by=lambda s: s.sleeve_id).map(tuple))
+
+
+def _unique_sleeve_ids(kw: dict[str, Any]) -> bool:
+    sids = [s.sleeve_id for c in kw["cores"] for s in c.sleeves]
+    return len(sids) == len(set(sids))
+
+
+follower = model_where(Follower, _unique_sleeve_ids, follower_id=ids, persona=personas,
+                       min_account_equity=st.none() | nonneg, kill_switch=st.booleans(),
+                       status=st.sampled_from(["active", "offboarded"]), caps=caps, fee_model=fee_terms,
+                       cores=st.lists(core_vault, max_size=2, unique_by=lambda c: c.quote).map(tuple))
 registry_file = model(RegistryFile, followers=small_tuple(follower))
 
 lot = st.tuples(nonneg, nonneg)
 account = model(Account, cash=small_dict(currencies, nonneg), positions=small_dict(symbols, small_tuple(lot)))
+sleeve_book = model(SleeveBook, cash=small_dict(currencies, nonneg), positions=small_dict(symbols, small_tuple(lot)),
+                    allocated=nonneg, returned=nonneg, carry=small_dict(symbols, dec))
+core_book = model(CoreBook, cash=nonneg, sleeves=small_dict(ids, sleeve_book))
 portfolio_file = model(PortfolioFile, cycle=nat, asof=st.none() | asofs, vaults=small_dict(ids, account),
-                       followers=small_dict(ids, account))
+                       followers=small_dict(ids, small_dict(currencies, core_book)))
 
 account_pnl = model(AccountPnl, equity=dec, cash=dec, market_value=dec, cost_basis=dec, realized_pnl=dec,
                     unrealized_pnl=dec, trading_fees=dec)
+sleeve_pnl = model(SleevePnl, equity=dec, cash=dec, market_value=dec, cost_basis=dec, realized_pnl=dec,
+                   unrealized_pnl=dec, trading_fees=dec, allocated=dec, returned=dec, tracking_error=dec,
+                   tracking_value=dec)
+core_pnl = model(CorePnl, total_coins=dec, core_cash=dec, tradeable=dec, equity=dec, returned=dec,
+                 sleeves=small_dict(ids, sleeve_pnl))
 pnl_file = model(PnlFile, cycle=nat, asof=st.none() | asofs, vaults=small_dict(ids, account_pnl),
-                 followers=small_dict(ids, account_pnl))
+                 followers=small_dict(ids, small_dict(currencies, core_pnl)))
 
-order = model(Order, client_order_id=text, cycle=anyint, vault_id=ids, account=text, sleeve=text,
+order = model(Order, client_order_id=text, cycle=anyint, vault_id=ids, account=text, sleeve=ids,
               symbol=symbols, side=st.sampled_from(["buy", "sell"]), qty=positive, price=positive,
               status=st.sampled_from(["staged", "submitting", "open", "retry"]), attempts=anyint)
 queue_file = model(QueueFile, orders=small_tuple(order))
@@ -405,7 +465,16 @@ def _vault(vid: str) -> Vault:
 
 
 def _follower(fid: str) -> Follower:
-    return Follower(follower_id=fid, vault_id="V", account=AccountLink(account_ref=f"paper:{fid}"))
+    return Follower(follower_id=fid, cores=(_core("USD", [f"s-{fid}"]),))
+
+
+def _sleeve(sid: str) -> Sleeve:
+    return Sleeve(sleeve_id=sid, vault_id="V", allocation=Decimal(1))
+
+
+def _core(quote: str, sids: list[str] | None = None) -> CoreVault:
+    return CoreVault(quote=quote, account=AccountLink(account_ref=f"paper:{quote}"),
+                     sleeves=tuple(_sleeve(s) for s in sids or ["q"]))
 
 
 def _order(cid: str) -> Order:
@@ -438,6 +507,27 @@ def test_lists_written_sorted_by_id(cls: type[Model], field: str, key: str, make
     by_hand = dict(orjson.loads(raw))
     by_hand[field] = list(reversed(by_hand[field]))
     parsed = validate.parse(canonical.dumps(by_hand), cls, "x.json")
+    assert canonical.dumps(parsed.to_json()) == raw
+
+
+def test_core_vaults_and_sleeves_written_sorted() -> None:
+    """A follower's Core Vaults are written sorted by quote, each one's sleeves by id,
+    whatever order the file gave them in."""
+    sids = ["b", "A", "a10", "a2", "Z_9", "0"]
+    quotes = ["USDT", "EUR", "USDC", "USD"]
+    cores = tuple(_core(q, [f"{q}-{s}" for s in reversed(sorted(sids))]) for q in quotes)
+    reg = RegistryFile(followers=(Follower(follower_id="F", cores=cores),))
+    f = reg.followers[0]
+    assert [c.quote for c in f.cores] == sorted(quotes)
+    for c in f.cores:
+        assert [s.sleeve_id for s in c.sleeves] == sorted(f"{c.quote}-{s}" for s in sids)
+    raw = canonical.dumps(reg.to_json())
+    by_hand = orjson.loads(raw)
+    by_hand["followers"][0]["cores"].reverse()
+    for c in by_hand["followers"][0]["cores"]:
+        c["sleeves"].reverse()
+    assert canonical.dumps(by_hand) != raw
+    parsed = validate.parse(canonical.dumps(by_hand), RegistryFile, "mirror_registry.json")
     assert canonical.dumps(parsed.to_json()) == raw
 
 

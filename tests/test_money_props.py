@@ -11,9 +11,17 @@
   1e-6 grid.
 - The trade-log chain: commit.chain output passes verify.check_log, and any one-byte
   edit inside a line's data is reported.
-- The mirror stage, over real cycles of small synthetic homes: every child order is
-  within its proportional share of the parent vault order, sells never exceed the
-  holding, and a follower with its kill switch on never trades.
+- The mirror stage, over real cycles of small synthetic homes whose followers have a
+  Core Vault split into sleeves of every mode (tests/logbooks.py rebuilds the books from
+  the trade log and checks each event): every child order is within what its sleeve's
+  mode allows (proportional / scaled_trades: vault qty x sleeve equity / vault NAV x
+  scale; fixed_ratio: vault qty x ratio; fixed_amount: amount / price; UOP/TOP sells;
+  target modes move toward their weights), sells never exceed the sleeve's holding,
+  caps and kill switches hold, vault and child orders are funded (no broker reject),
+  sleeves never go negative, and money is conserved: for each follower wallet (a Core
+  Vault and its sleeves) and each sleeve, cash + cost of open lots changes only by the
+  realized PnL of its own fills, allocation moves to or from its own Core Vault, and
+  its own Flash sweeps, which create or lose nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections import defaultdict
 from datetime import UTC, datetime
 from decimal import Decimal, localcontext
 from fractions import Fraction
@@ -418,20 +425,60 @@ def test_check_log_reports_a_non_canonical_edit() -> None:
 
 # ---------------------------------------------------------------- the mirror stage, over real cycles
 
+MODE_TERMS = {"fixed_ratio": {"ratio": "0.02"}, "fixed_amount": {"amount": "400"}}
+MODES = ("proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades")
+
+
+@st.composite
+def sleeve_plans(draw: st.DrawFn) -> dict[str, Any]:
+    """One follower's Core Vault: how much is tradeable, and its sleeves."""
+    n = draw(st.integers(1, 2))
+    sleeves = []
+    for j in range(n):
+        mode = draw(st.sampled_from(MODES))
+        s: dict[str, Any] = {"sleeve_id": ["quiet", "flash"][j], "vault_id": "V_SYN", "mode": mode,
+                             "profit": draw(st.sampled_from(["compound", "sweep"])),
+                             "scale": draw(st.sampled_from(["0.25", "0.5", "1", "1.5", "3"])),
+                             **MODE_TERMS.get(mode, {})}
+        if draw(st.integers(0, 5)) == 0:
+            s["paused"] = True
+        if draw(st.booleans()):
+            s["persona"] = draw(st.sampled_from(["risk_averse", "aggressive", "contrarian"]))
+        sleeves.append(s)
+    return {"sleeves": sleeves, "tradeable_pct": draw(st.sampled_from([None, "1", "0.75", "0.5"])),
+            "split": draw(st.sampled_from(["0.5", "0.7", "0.9"])),
+            "caps": draw(st.sampled_from([{}, {}, {"max_pos_usd": "3000"}, {"max_single_pos_pct": "0.2"},
+                                          {"max_leverage": "0.5"}, {"block": ["S001"]}, {"allow": ["S000", "S002"]}]))}
+
 
 def _home_files(followers: int, symbols: int, seed: int, killed: set[int], off: set[int],
-                scales: list[str]) -> dict[str, Any]:
+                plans: list[dict[str, Any]], vault_opts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A synthetic home whose followers each have a USD Core Vault split into sleeves."""
     from vanta.init import synthetic_files
 
     files = synthetic_files(followers, symbols, seed)
     v = files["vault.json"]["vaults"][0]
     # signals that move every bar from cycle 2 on, so every cycle trades
     v["strategy"] = {"kind": "momentum", "lookback": 1, "full_scale": "0.01"}
+    v["personas"] = ["risk_averse", "aggressive", "contrarian"]
+    v["mirroring"].update(vault_opts or {})
+    port = files["portfolio.json"]["followers"]
     for i, f in enumerate(files["mirror_registry.json"]["followers"]):
+        plan = plans[i % len(plans)]
         f["kill_switch"] = i in killed
-        f["scale"] = scales[i % len(scales)]
         if i in off:
             f["status"] = "offboarded"
+        f["caps"] = plan["caps"]
+        total = Decimal(port[f["follower_id"]]["USD"]["cash"])
+        core = f["cores"][0]
+        core["sleeves"] = [dict(s) for s in plan["sleeves"]]
+        if plan["tradeable_pct"] is not None or len(core["sleeves"]) > 1:
+            tradeable = down(total * Decimal(plan["tradeable_pct"] or "1"), Decimal("0.01"))
+            core["tradeable"] = str(tradeable)
+            first = down(tradeable * Decimal(plan["split"] if len(core["sleeves"]) > 1 else "1"), Decimal("0.01"))
+            core["sleeves"][0]["allocation"] = str(first)
+            if len(core["sleeves"]) > 1:
+                core["sleeves"][1]["allocation"] = str(tradeable - first)
     return files
 
 
@@ -445,78 +492,10 @@ def _run_cycles(root: Path, files: dict[str, Any], cycles: int) -> None:
         run_cycle(Home(root), f"2026-11-{c:02d}T00:00:00Z")
 
 
-class _LogBooks:
-    """Books rebuilt from the trade log's own fill events, checked event by event."""
+def _check_mirror_log(root: Path, files: dict[str, Any]) -> Any:
+    """Replay the committed trade log against books rebuilt from its own events."""
+    from logbooks import check_home
 
-    def __init__(self, files: dict[str, Any]) -> None:
-        self.reg = {f["follower_id"]: f for f in files["mirror_registry.json"]["followers"]}
-        self.markets = files["vault.json"]["markets"]
-        self.cash: dict[str, Decimal] = {}
-        self.held: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-        port = files["portfolio.json"]
-        for kind, accts in (("vault", port["vaults"]), ("follower", port["followers"])):
-            for aid, a in accts.items():
-                self.cash[f"{kind}:{aid}"] = Decimal(a["cash"]["USD"])
-        self.counts = {"child_order": 0, "vault_order": 0, "kill_skips": 0, "full_close": 0, "fill": 0}
-        self.start_held: dict[str, dict[str, Decimal]] = {}
-        self.start_value: dict[str, Decimal] = {}
-        self.parents: dict[str, dict[str, Any]] = {}
-
-    def event(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "cycle_start":
-            self.parents = {}
-        elif kind == "market":
-            px = {s: Decimal(p) for s, p in data["prices"].items()}
-            self.start_held = {a: dict(h) for a, h in self.held.items()}
-            self.start_value = {a: self.cash[a] + sum((q * px[s] for s, q in self.held[a].items()), Decimal(0))
-                                for a in self.cash}
-        elif kind == "vault_order":
-            self.counts["vault_order"] += 1
-            self.parents[data["client_order_id"]] = data
-            assert Decimal(data["nav"]) == self.start_value[data["account"]]  # NAV at the snapshot
-        elif kind == "follower_skipped" and data["reason"] == "follower_kill_switch":
-            self.counts["kill_skips"] += 1
-        elif kind == "child_order":
-            self.child(data)
-        elif kind == "fill":
-            self.fill(data)
-
-    def child(self, data: dict[str, Any]) -> None:
-        self.counts["child_order"] += 1
-        acct = data["account"]
-        fid = acct.removeprefix("follower:")
-        f = self.reg[fid]
-        assert not f.get("kill_switch", False), f"{fid} has its kill switch on and got {data}"
-        assert f.get("status", "active") == "active", f"{fid} is offboarded and got {data}"
-        parent = self.parents[data["parent"]]
-        assert (parent["symbol"], parent["side"], parent["vault_id"]) == (data["symbol"], data["side"], f["vault_id"])
-        qty, pqty = Decimal(data["qty"]), Decimal(parent["qty"])
-        equity, nav = Decimal(data["equity"]), Decimal(parent["nav"])
-        assert equity == self.start_value[acct]  # equity at the snapshot, before any order
-        assert qty > 0 and is_multiple(qty, Decimal(self.markets[data["symbol"]]["lot_size"]))
-        have = self.start_held.get(acct, {}).get(data["symbol"], Decimal(0))
-        vault_had = self.start_held.get(parent["account"], {}).get(data["symbol"], Decimal(0))
-        if data["side"] == "sell":
-            assert qty <= have, f"{fid} sells {qty} {data['symbol']} but held {have}"
-        if data["side"] == "sell" and pqty == vault_had:
-            self.counts["full_close"] += 1  # the vault closes: the follower closes all it has
-            assert qty == have
-        else:
-            share = Fraction(pqty) * Fraction(equity) * Fraction(Decimal(f["scale"])) / Fraction(nav)
-            assert Fraction(qty) <= share, f"{fid}: child {qty} > parent {pqty} x {equity} x {f['scale']} / {nav}"
-
-    def fill(self, data: dict[str, Any]) -> None:
-        self.counts["fill"] += 1
-        acct, sym, q = data["account"], data["symbol"], Decimal(data["qty"])
-        self.cash[acct] += Decimal(data["cash"])
-        self.held[acct][sym] += q if data["side"] == "buy" else -q
-        assert self.cash[acct] >= 0 and self.held[acct][sym] >= 0
-        if self.held[acct][sym] == 0:
-            del self.held[acct][sym]
-
-
-def _check_mirror_log(root: Path, files: dict[str, Any]) -> dict[str, int]:
-    """Replay the committed trade log against books rebuilt from its own fill events."""
     from vanta.home import Home
     from vanta.verify import verify
 
@@ -528,47 +507,82 @@ def _check_mirror_log(root: Path, files: dict[str, Any]) -> dict[str, int]:
         docs = path.read_bytes().split(b"\n")[:-1] if path.suffix == ".jsonl" else [path.read_bytes()]
         for doc in docs:
             json.loads(doc, parse_float=lambda s, p=path: pytest.fail(f"{p.name}: number {s} written"))
-
-    books = _LogBooks(files)
-    for line in raw.split(b"\n")[:-1]:
-        rec = json.loads(line)
-        books.event(rec["kind"], rec["data"])
-
-    # the books rebuilt from the log are the committed portfolio
-    final = json.loads((root / "memory" / "portfolio.json").read_bytes())
-    for kind, accts in (("vault", final["vaults"]), ("follower", final["followers"])):
-        for aid, a in accts.items():
-            key = f"{kind}:{aid}"
-            assert Decimal(a["cash"]["USD"]) == books.cash[key]
-            assert {s: sum(Decimal(q) for q, _ in lots) for s, lots in a["positions"].items()} == dict(books.held[key])
-    return books.counts
+    return check_home(root, files)
 
 
 @settings(derandomize=True, database=None, deadline=None, max_examples=10,
           suppress_health_check=[HealthCheck.too_slow])
-@given(followers=st.integers(1, 30), symbols=st.integers(1, 6), seed=st.integers(0, 10**6),
+@given(followers=st.integers(1, 12), symbols=st.integers(1, 5), seed=st.integers(0, 10**6),
        cycles=st.integers(3, 4), data=st.data())
-def test_mirror_children_within_proportional_share(followers: int, symbols: int, seed: int, cycles: int,
-                                                   data: st.DataObject) -> None:
-    killed = data.draw(st.sets(st.integers(0, followers - 1), max_size=followers), label="killed")
-    off = data.draw(st.sets(st.integers(0, followers - 1), max_size=2), label="offboarded")
-    scales = data.draw(st.lists(st.sampled_from(["0.25", "0.5", "1", "1.5", "3"]), min_size=1, max_size=4),
-                       label="scales")
-    files = _home_files(followers, symbols, seed, killed, off, scales)
+def test_mirror_children_within_their_modes_and_money_conserved(followers: int, symbols: int, seed: int,
+                                                                cycles: int, data: st.DataObject) -> None:
+    killed = data.draw(st.sets(st.integers(0, followers - 1), max_size=max(1, followers // 3)), label="killed")
+    off = data.draw(st.sets(st.integers(0, followers - 1), max_size=1), label="offboarded")
+    plans = data.draw(st.lists(sleeve_plans(), min_size=1, max_size=4), label="plans")
+    opts = data.draw(st.fixed_dictionaries({"small_orders": st.sampled_from(["skip", "accumulate"]),
+                                            "drift_threshold": st.sampled_from([None, "0.05", "0.3"])}),
+                     label="mirroring")
+    files = _home_files(followers, symbols, seed, killed, off, plans, opts)
+    from logbooks import check_home
+
+    from vanta.cycle import run_cycle
+    from vanta.home import Home
+
     with tempfile.TemporaryDirectory() as d:
-        _run_cycles(Path(d), files, cycles)
-        counts = _check_mirror_log(Path(d), files)
+        _run_cycles(Path(d), files, 1)
+        for c in range(2, cycles + 1):
+            check_home(Path(d), files)  # money conserved after every cycle, not just the last
+            run_cycle(Home(Path(d)), f"2026-11-{c:02d}T00:00:00Z")
+        books = _check_mirror_log(Path(d), files)
     if killed - off:
-        assert counts["kill_skips"] > 0 or counts["vault_order"] == 0
+        assert books.counts["follower_skipped:follower_kill_switch"] > 0 or books.counts["vault_order"] == 0
+
+
+def _plan(*sleeves: dict[str, Any], caps: dict[str, Any] | None = None, tradeable: str | None = "0.8",
+          split: str = "0.6") -> dict[str, Any]:
+    return {"sleeves": list(sleeves), "tradeable_pct": tradeable, "split": split, "caps": caps or {}}
+
+
+def _s(sid: str, mode: str, **extra: Any) -> dict[str, Any]:
+    return {"sleeve_id": sid, "vault_id": "V_SYN", "mode": mode, **MODE_TERMS.get(mode, {}), **extra}
 
 
 def test_mirror_property_is_not_vacuous(tmp_path: Path) -> None:
     """One fixed home where every kind of event the property checks does occur."""
-    files = _home_files(12, 4, 7, killed={1, 5}, off={3}, scales=["0.5", "1", "3"])
+    plans = [
+        _plan(_s("quiet", "proportional", scale="0.5"), _s("flash", "scaled_trades", profit="sweep")),
+        _plan(_s("quiet", "fixed_ratio"), _s("flash", "fixed_amount", profit="sweep"), caps={"max_pos_usd": "3000"}),
+        _plan(_s("main", "target", persona="risk_averse"), tradeable=None),
+        _plan(_s("quiet", "proportional", scale="3"), _s("flash", "proportional", persona="aggressive")),
+    ]
+    files = _home_files(12, 4, 7, killed={1, 5}, off={3}, plans=plans)
     _run_cycles(tmp_path, files, 6)
-    counts = _check_mirror_log(tmp_path, files)
-    assert counts["vault_order"] > 0 and counts["child_order"] > 0 and counts["fill"] > 0
-    assert counts["kill_skips"] > 0
+    c = _check_mirror_log(tmp_path, files).counts
+    assert c["vault_order"] > 0 and c["child_order"] > 0 and c["follower_fill"] > 0
+    assert c["follower_skipped:follower_kill_switch"] > 0
+    for mode in MODES:
+        assert c[f"child_order:{mode}:buy"] > 0, mode
+    assert c["vault_order:sell"] > 0 and c["child_order:mirror"] > 0 and c["child_order:persona"] > 0
+    assert c["allocation_moves"] > 0 and c["toward_target"] > 0
+    assert sum(c[f"child_order:{m}:sell"] for m in MODES) > 0
+
+
+def test_flash_sweeps_move_profit_without_creating_or_losing_money(tmp_path: Path) -> None:
+    """One symbol, so the vault's full closes flatten the Flash sleeves: each sweep
+    moves exactly the sleeve's cash above its allocation to its Core Vault."""
+    plans = [_plan(_s("quiet", "proportional"), _s("flash", "scaled_trades", profit="sweep"))]
+    files = _home_files(2, 1, 14, killed=set(), off=set(), plans=plans)
+    _run_cycles(tmp_path, files, 6)
+    books = _check_mirror_log(tmp_path, files)
+    assert books.counts["flash_sweep"] > 0 and books.counts["full_close"] > 0
+    swept = sum(books.swept.values(), Decimal(0))
+    assert swept > 0
+    port = json.loads((tmp_path / "memory" / "portfolio.json").read_bytes())
+    for fid, cores in port["followers"].items():
+        flash = cores["USD"]["sleeves"]["flash"]
+        assert Decimal(flash["returned"]) == books.swept[(fid, "flash")]
+        if not flash["positions"]:
+            assert Decimal(flash["cash"]["USD"]) <= Decimal(flash["allocated"])
 
 
 def test_mirror_on_the_example_home(tmp_path: Path) -> None:
@@ -576,19 +590,20 @@ def test_mirror_on_the_example_home(tmp_path: Path) -> None:
 
     files = example_files()
     _run_cycles(tmp_path, files, 5)
-    counts = _check_mirror_log(tmp_path, files)
-    assert counts["child_order"] > 0 and counts["kill_skips"] > 0  # F_2002 has its kill switch on
+    c = _check_mirror_log(tmp_path, files).counts
+    assert c["child_order"] > 0 and c["follower_skipped:follower_kill_switch"] > 0  # F_2002's kill switch is on
+    assert c["child_order:target"] > 0 and c["child_order:persona"] > 0 and c["child_order:mirror"] > 0
 
 
 @pytest.mark.parametrize("band", ["0", "0.01"])
 @pytest.mark.parametrize("seed", [5, 6, 8])
 def test_vault_model_orders_are_funded(tmp_path: Path, seed: int, band: str) -> None:
-    files = _home_files(1, 6, seed, killed=set(), off=set(), scales=["1"])
+    files = _home_files(1, 6, seed, killed=set(), off=set(), plans=[_plan(_s("main", "proportional"), tradeable=None)])
     v = files["vault.json"]["vaults"][0]
     v["risk"] = {"max_drawdown": "0.2", "max_single_pos_pct": "0.5", "rebalance_band": band}
     v["execution"] = {"adapter": "paper", "slippage_bps": "5", "fee_bps": "10"}
     _run_cycles(tmp_path, files, 4)
     raw = (tmp_path / "memory" / "trade_log.jsonl").read_bytes()
-    rejected = [json.loads(line)["data"] for line in raw.split(b"\n")[:-1]
-                if json.loads(line)["kind"] == "reject" and b'"vault:' in line]
-    assert rejected == []
+    recs = [json.loads(line) for line in raw.split(b"\n")[:-1]]
+    assert [r for r in recs if r["kind"] == "vault_order"], "the vault never traded"
+    assert [r["data"] for r in recs if r["kind"] == "reject"] == []

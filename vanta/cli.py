@@ -51,7 +51,7 @@ def init(
                                            "fixed_ratio, fixed_amount, target, scaled_trades).")] = "proportional",
     force: Annotated[bool, typer.Option(help="Replace an existing home's state.")] = False,
 ) -> None:
-    """Create a working home: the example (three vaults, seven followers with Core
+    """Create a working home: the example (three vaults, eight followers with Core
     Vaults and sleeves in every sizing mode, historical prices), or with --followers
     a synthetic home for benchmarks.
 

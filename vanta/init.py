@@ -101,6 +101,7 @@ def example_files() -> dict[str, Any]:
         _follower("F_2002", [_core("USD", "F_2002", [_sleeve("main", "V_CORE")])], kill_switch=True),
         _follower("F_2003", [_core("USD", "F_2003", [_sleeve("main", "V_CORE", "fixed_ratio", ratio="0.05")])]),
         _follower("F_3001", [_core("USD", "F_3001", [_sleeve("main", "V_QUIET", "target", scale="0.5")])]),
+        _follower("F_6001", [_core("USD", "F_6001", [_sleeve("main", "V_CORE")])]),
         _follower("F_4001", [_core("USD", "F_4001", [_sleeve("main", "V_CORE", "fixed_amount", amount="1500")])],
                   caps={"max_pos_usd": "4000", "block": ["AMZN"], "slippage_guard_bps": "20"}),
         _follower("F_5001", [
@@ -114,10 +115,11 @@ def example_files() -> dict[str, Any]:
                                    "F_1042": {"USD": {"cash": "80000.00"}},
                                    "F_2001": {"USD": {"cash": "20012.53"}},
                                    "F_2002": {"USD": {"cash": "30000.00"}},
-                                   "F_2003": {"USD": {"cash": "3000.00"}},
+                                   "F_2003": {"USD": {"cash": "8000.00"}},
                                    "F_3001": {"USD": {"cash": "12000.00"}},
                                    "F_4001": {"USD": {"cash": "15000.00"}},
-                                   "F_5001": {"USD": {"cash": "20000.00"}, "USDC": {"cash": "5000.000000"}}}}
+                                   "F_5001": {"USD": {"cash": "20000.00"}, "USDC": {"cash": "5000.000000"}},
+                                   "F_6001": {"USD": {"cash": "3000.00"}}}}
     return files
 
 

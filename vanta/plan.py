@@ -4,6 +4,7 @@ any would be skipped. It runs the cycle's stages up to the queue on the live inp
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from vanta.context import Ctx
@@ -58,7 +59,7 @@ def render(data: dict[str, Any], max_rows: int = 60) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console()
+    con = Console(width=None if sys.stdout.isatty() else 160)  # a log or pipe gets whole rows
     con.print(f"[bold]plan for cycle {data['cycle']}[/] at {data['asof']}: nothing is sent or written")
     t = Table("vault", "symbol", "side", "qty", "price", title=f"Vault orders ({len(data['vault_orders'])})")
     for o in data["vault_orders"]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from vanta.cycle import memory_from_raw
@@ -44,7 +45,7 @@ def render(data: dict[str, Any], max_rows: int = 50) -> None:
     from rich.console import Console
     from rich.table import Column, Table
 
-    con = Console()
+    con = Console(width=None if sys.stdout.isatty() else 160)  # a log or pipe gets whole rows
     con.print(f"[bold]{data['home']}[/]  cycle {data['cycle']}  asof {data['asof'] or '-'}  "
               f"log lines {data['log_lines']}")
 

@@ -19,6 +19,8 @@ from vanta.models import (
     MEMORY_FILES,
     Account,
     ConvictionFile,
+    CoreBook,
+    Follower,
     Model,
     PortfolioFile,
     RegistryFile,
@@ -142,6 +144,7 @@ def _check_followers(reg: RegistryFile, vaults: dict[str, Vault], port: Portfoli
         if books is None:
             raise InputError(prefix + "portfolio.json", "/followers", f"follower {f.follower_id!r} has no account",
                              f"add /followers/{f.follower_id}")
+        _check_orphans(f, books, prefix + "portfolio.json")
         for j, core in enumerate(f.cores):
             if core.quote not in books:
                 raise InputError(prefix + "portfolio.json", f"/followers/{f.follower_id}",
@@ -149,6 +152,22 @@ def _check_followers(reg: RegistryFile, vaults: dict[str, Vault], port: Portfoli
                                  f'add /followers/{f.follower_id}/{core.quote} with its "cash"')
             for k, sl in enumerate(core.sleeves):
                 _check_sleeve(f.persona, sl, vaults, file, f"/followers/{i}/cores/{j}/sleeves/{k}")
+
+
+def _check_orphans(f: Follower, books: Mapping[str, CoreBook], file: str) -> None:
+    """Books the registry no longer names would never trade again: refuse them."""
+    named = {c.quote: {s.sleeve_id for s in c.sleeves} for c in f.cores}
+    for quote, core in sorted(books.items()):
+        for sid, sb in sorted(core.sleeves.items()):
+            if sid not in named.get(quote, set()) and (sb.positions or any(v > 0 for v in sb.cash.values())):
+                raise InputError(file, f"/followers/{f.follower_id}/{quote}/sleeves/{sid}",
+                                 f"sleeve {sid!r} holds cash or positions but follower {f.follower_id} has no such "
+                                 f"sleeve in its {quote} Core Vault in mirror_registry.json",
+                                 "put the sleeve back in the registry (pause it to stop its buys) until it is empty")
+        if quote not in named and (core.cash > 0 or core.sleeves):
+            raise InputError(file, f"/followers/{f.follower_id}/{quote}",
+                             f"a {quote} Core Vault holds coins but follower {f.follower_id} has no {quote} "
+                             "Core Vault in mirror_registry.json", "put the Core Vault back in the registry")
 
 
 def _check_sleeve(persona: str, sl: Sleeve, vaults: dict[str, Vault], file: str, where: str) -> None:

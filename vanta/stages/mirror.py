@@ -26,7 +26,7 @@ from vanta.books import fit_buys, qty_of
 from vanta.context import Ctx, Event, SleeveMove
 from vanta.ids import client_order_id
 from vanta.models import CoreBook, CoreVault, Follower, Order, Persona, Sleeve, SleeveBook, Vault
-from vanta.money import ZERO, down
+from vanta.money import ZERO, cash_step, down
 from vanta.sizing import Leg, cap_buy, guard_slippage, mirrored_qty, rebalance, tracking_error
 from vanta.stages.diff import _order_event
 
@@ -84,7 +84,10 @@ def _sleeve_block(f: Follower, core: CoreVault, sleeve: Sleeve, vv: VaultView, c
 class _Sleeve:
     """One sleeve's sizing in one cycle: collects its orders, skips and book moves."""
 
-    def __init__(self, ctx: Ctx, f: Follower, core: CoreVault, cb: CoreBook, sleeve: Sleeve, vv: VaultView):
+    def __init__(self, ctx: Ctx, f: Follower, core: CoreVault, cb: CoreBook, sleeve: Sleeve, vv: VaultView,
+                 free: list[Decimal]):
+        """`free`: the Core Vault's cash not yet moved into a sleeve this cycle (shared,
+        in sleeve order, so two sleeves' allocations never overdraw it)."""
         assert ctx.snap is not None
         self.ctx, self.f, self.core, self.sleeve, self.vv = ctx, f, core, sleeve, vv
         self.prices, self.markets = ctx.snap.prices, ctx.snap.markets
@@ -99,26 +102,31 @@ class _Sleeve:
         self.paused = "core_paused" if core.paused else "sleeve_paused" if sleeve.paused else None
         self.cash_in, self.allocated = ZERO, self.book.allocated
         self.cb = cb
+        self.step = cash_step(core.quote)
+        self.free = free
 
     def base(self, kind: str, **data: object) -> None:
         self.events.append((kind, {"follower_id": self.f.follower_id, "sleeve": self.sleeve.sleeve_id, **data}))
 
     def allocate(self) -> None:
-        """Apply a changed allocation (this cycle has a buy for the sleeve)."""
+        """Apply a changed allocation (this cycle has a buy for the sleeve). Amounts are
+        whole minor units: an allocation is rounded down to the cent (USD) or the
+        micro-unit (USDC)."""
         s = self.sleeve
         want = s.allocation if s.allocation is not None else self.core.tradeable
         # No allocation and no tradeable limit: the sleeve takes every coin that arrives.
-        delta = self.cb.cash if want is None else want - self.book.allocated
+        delta = self.free[0] if want is None else down(want, self.step) - self.book.allocated
         want = self.book.allocated + delta
         if delta == 0:
             return
-        move = min(delta, self.cb.cash) if delta > 0 else -min(-delta, self.cash)
+        move = min(delta, self.free[0]) if delta > 0 else -min(-delta, self.cash)
         if move == 0:
             return
-        self.cash_in, self.allocated = move, self.book.allocated + move
+        self.free[0] -= move
+        self.cash_in, self.allocated = move, (self.book.allocated + move).quantize(self.step)
         self.base("allocation", vault_id=s.vault_id, quote=self.core.quote, by="mirror_registry.json",
-                  before=self.book.allocated, after=self.allocated, moved=move,
-                  short=(want - self.allocated) if self.allocated != want else ZERO)
+                  before=self.book.allocated.quantize(self.step), after=self.allocated, moved=move,
+                  short=(want - self.allocated).quantize(self.step))
 
     def equity(self) -> Decimal:
         return self.cash + self.cash_in + self.mv
@@ -130,6 +138,8 @@ class _Sleeve:
         if how != "mirror":
             assert ctx.allocation is not None
             weights = ctx.allocation.vaults[vv.vault.vault_id][persona]
+            if how == "target" and self.sleeve.scale != 1:
+                weights = {sym: w * self.sleeve.scale for sym, w in weights.items()}
             eq = self.equity()
             legs, skips = rebalance(weights, eq, self.held, vv.vault.universe, self.prices, self.markets,
                                     vv.vault.execution, vv.vault.risk.rebalance_band * eq)
@@ -151,47 +161,49 @@ class _Sleeve:
         return out
 
     def admit(self, leg: Leg, parent: str | None, room: Decimal) -> Decimal:
-        """The quantity this leg may trade after pause, guard, caps and the small-order
-        policy (zero: skipped, logged)."""
-        sym, side, qty = leg.symbol, leg.side, leg.qty
+        """The quantity this leg may trade after pause, guard, the small-order carry, caps
+        and min notional (zero: skipped, logged)."""
+        sym, side = leg.symbol, leg.side
         market, price = self.markets[sym], self.prices[sym]
+        caps = self.f.caps
         why = None
+        if side == "buy" and self.paused is not None:
+            why = self.paused
+        elif side == "buy" and guard_slippage(caps, side, price, self.vv.vault.execution, market):
+            why = "slippage_guard"
+        if why is not None:
+            self.base("child_skipped", parent=parent, symbol=sym, side=side, qty=leg.qty, reason=why)
+            return ZERO
+        qty = self._with_carry(sym, side, leg.qty)
         if side == "buy":
-            caps = self.f.caps
-            if self.paused is not None:
-                why = self.paused
-            elif guard_slippage(caps, side, price, self.vv.vault.execution, market):
-                why = "slippage_guard"
-            else:
-                cut, cap = cap_buy(caps, sym, qty, price, market.lot_size, self.values.get(sym, ZERO),
-                                   self.equity(), room)
-                if cap is not None and cut > 0:
-                    self.base("child_capped", parent=parent, symbol=sym, side=side, qty=qty, to=cut, reason=cap)
-                qty, why = cut, (cap if cut == 0 else None)
-        if why is None:
-            qty, why = self._small(sym, side, qty, market.min_notional, price)
+            cut, cap = cap_buy(caps, sym, qty, price, market.lot_size, self.values.get(sym, ZERO),
+                               self.equity(), room)
+            if cap is not None and cut > 0:
+                self.base("child_capped", parent=parent, symbol=sym, side=side, qty=qty, to=cut, reason=cap)
+            qty, why = cut, (cap if cut == 0 else None)
+        if why is None and qty == 0:
+            why = "rounds_to_zero"
+        elif why is None and qty * price < market.min_notional:
+            why = "below_min_notional"
+            if self.vv.vault.mirroring.small_orders == "accumulate":
+                self.carry[sym] = qty if side == "buy" else -qty
+                why = "accumulated"
         if why is not None:
             self.base("child_skipped", parent=parent, symbol=sym, side=side, qty=qty, reason=why)
             return ZERO
         return qty
 
-    def _small(self, sym: str, side: str, qty: Decimal, min_notional: Decimal,
-               price: Decimal) -> tuple[Decimal, str | None]:
-        accumulate = self.vv.vault.mirroring.small_orders == "accumulate"
-        sign = 1 if side == "buy" else -1
-        c = self.carry.pop(sym, ZERO) if accumulate else ZERO
-        if c * sign > 0:
+    def _with_carry(self, sym: str, side: str, qty: Decimal) -> Decimal:
+        """The leg plus the small-order carry of the same side (a carry of the other side
+        is dropped: the vault turned)."""
+        if self.vv.vault.mirroring.small_orders != "accumulate":
+            return qty
+        c = self.carry.pop(sym, ZERO)
+        if (c > 0) == (side == "buy") and c != 0:
             qty += abs(c)
             if side == "sell":
                 qty = min(qty, self.held.get(sym, ZERO))
-        if qty == 0:
-            return qty, "rounds_to_zero"
-        if qty * price < min_notional:
-            if accumulate:
-                self.carry[sym] = sign * qty
-                return qty, "accumulated"
-            return qty, "below_min_notional"
-        return qty, None
+        return qty
 
     def move(self) -> SleeveMove | None:
         if self.cash_in == 0 and self.carry == self.book.carry and self.sleeve.sleeve_id in self.cb.sleeves:
@@ -223,14 +235,15 @@ def _size(run: _Sleeve, cycle: int) -> tuple[str, list[tuple[Order, str | None]]
         run.base("drift", vault_id=s.vault_id, tracking_error=te, threshold=vv.vault.mirroring.drift_threshold)
     if run.paused is None and (how != "mirror" or vv.has_buy):
         run.allocate()
+    legs = run.legs(how, persona if how != "drift" else vv.persona)
+    # Sells first: what they sell frees room under the leverage limit for the buys.
     room = f.caps.max_leverage * run.equity() - run.mv
     out: list[tuple[Order, str | None]] = []
-    for leg, parent in run.legs(how, persona if how != "drift" else vv.persona):
+    for leg, parent in [x for x in legs if x[0].side == "sell"] + [x for x in legs if x[0].side == "buy"]:
         qty = run.admit(leg, parent, room)
         if qty == 0:
             continue
-        if leg.side == "buy":
-            room -= qty * run.prices[leg.symbol]
+        room += qty * run.prices[leg.symbol] * (-1 if leg.side == "buy" else 1)
         o = Order.make(
             client_order_id=client_order_id(s.vault_id, cycle, run.account, s.sleeve_id, leg.symbol, leg.side),
             cycle=cycle, vault_id=s.vault_id, account=run.account, sleeve=s.sleeve_id, symbol=leg.symbol,
@@ -260,7 +273,8 @@ def run(ctx: Ctx) -> Ctx:
         books = ctx.mem.portfolio.followers[f.follower_id]
         for core in f.cores:
             cb = books[core.quote]
-            runs = [_Sleeve(ctx, f, core, cb, s, views[s.vault_id]) for s in core.sleeves]
+            free = [cb.cash]
+            runs = [_Sleeve(ctx, f, core, cb, s, views[s.vault_id], free) for s in core.sleeves]
             core_equity = cb.cash + sum((r.equity() for r in runs), ZERO)
             for r in runs:
                 why = _sleeve_block(f, core, r.sleeve, r.vv, core_equity)

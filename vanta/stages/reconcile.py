@@ -17,7 +17,7 @@ from decimal import Decimal
 from vanta.books import apply_fills
 from vanta.context import Ctx, Event, SleeveMove
 from vanta.models import Account, CoreBook, Fill, Order, PortfolioFile, QueueFile, SleeveBook
-from vanta.money import ZERO
+from vanta.money import ZERO, cash_step
 
 EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, carry={})
 
@@ -50,10 +50,12 @@ class _Cores:
 
 def _apply_move(cores: _Cores, fid: str, quote: str, sid: str, mv: SleeveMove) -> None:
     book = cores.sleeve(fid, quote, sid)
+    step = cash_step(quote)
     cash = dict(book.cash)
-    cash[quote] = cash.get(quote, ZERO) + mv.cash_in
+    cash[quote] = (cash.get(quote, ZERO) + mv.cash_in).quantize(step)
     core = cores.core(fid, quote)
-    new = SleeveBook.make(**{**book.__dict__, "cash": cash, "allocated": mv.allocated, "carry": dict(mv.carry)})
+    new = SleeveBook.make(**{**book.__dict__, "cash": cash, "allocated": mv.allocated.quantize(step),
+                             "returned": book.returned.quantize(step), "carry": dict(mv.carry)})
     cores.put_sleeve(fid, quote, sid, new, core.cash - mv.cash_in)
 
 
