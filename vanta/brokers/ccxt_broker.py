@@ -269,7 +269,16 @@ class CcxtBroker:
         return None
 
     async def follow(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> Fill:
-        """Follow `o` until it is closed; cancel what is still open after the budget."""
+        """Follow `o` until it is closed; cancel what is still open after the budget. The
+        exchange has the order: when it cannot say more now (an outage, an order it does
+        not show yet, any error), the order waits as `open`, never rejected, and is found
+        again by client order id next cycle."""
+        try:
+            return await self._follow(venue, order, o)
+        except BrokerError as err:
+            return deferred(order, "open", f"order {o.get('id')} reached the exchange; {err.message}")
+
+    async def _follow(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> Fill:
         market = self.markets[order.symbol]
         base = order.symbol.split("/")[0]
         best = dict(o)
