@@ -284,3 +284,26 @@ def test_a_never_sent_order_is_superseded_by_the_next_cycles(tmp_path: Path) -> 
     assert retraded and gone == retraded
     assert not gone & set(stub.creates)
     assert not gone & {o.client_order_id for o in ctx.queue.orders}
+
+
+def test_an_exchange_down_from_the_start_delays_its_orders_and_the_cycle_commits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    base = pool_for(stub)
+
+    def no_markets() -> Any:
+        pool = base()
+        pool.markets = {}  # production: markets are loaded from the exchange, which is down
+        return pool
+
+    with locked(home):
+        journal.recover(home)
+        ctx, _ = drive(LiveEdge(home, asof(1), ccxt_pool=no_markets))
+    waiting = live_orders(ctx)
+    assert waiting and all(o.status == "retry" for o in waiting)
+    assert any("markets could not be loaded" in (f.reason or "") for f in ctx.broker_answers.fills)
+    assert any(k == "fill" for k, _ in ctx.events)  # the paper followers traded
+    assert stub.creates == {}
+    no_network(monkeypatch)
+    assert replay(home, 1).ok

@@ -386,7 +386,7 @@ class VenuePool:
     """Builds one Venue per account_ref: one breaker and one concurrency gate per exchange."""
 
     policy: Policy = Policy()
-    markets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    markets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     """exchange id -> ccxt markets (loaded once per exchange and shared)."""
     keys: Callable[[str], list[Any]] | None = None
     exchange_factory: Callable[..., Any] = make_exchange
