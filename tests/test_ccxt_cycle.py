@@ -307,3 +307,26 @@ def test_an_exchange_down_from_the_start_delays_its_orders_and_the_cycle_commits
     assert stub.creates == {}
     no_network(monkeypatch)
     assert replay(home, 1).ok
+
+
+def test_an_account_without_keys_waits_and_the_others_trade(tmp_path: Path) -> None:
+    from vanta.brokers.secrets import resolve
+
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    base = pool_for(stub)
+
+    def from_empty_env() -> Any:
+        pool = base()
+        pool.keys = lambda ref: resolve(ref, {})
+        return pool
+
+    with locked(home):
+        journal.recover(home)
+        ctx, _ = drive(LiveEdge(home, asof(1), ccxt_pool=from_empty_env))
+    waiting = live_orders(ctx)
+    assert waiting and all(o.status == "retry" for o in waiting)
+    reasons = [d["reason"] for k, d in ctx.events if k == "order_deferred"]
+    assert reasons and all("VANTA_KEY_BINANCE_ALICE_1_API_KEY" in r for r in reasons)
+    assert any(k == "fill" for k, _ in ctx.events)
+    assert not home.inflight.exists()  # the cycle committed

@@ -61,20 +61,30 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
                execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> Answers:
     venues = {}
     try:
+        # Why an account_ref cannot trade this cycle (a malformed ref, missing keys, its
+        # exchange down): its orders wait in the queue, the message says the fix, and every
+        # other account trades.
         down: dict[str, str] = {}
-        for exid, sandbox in sorted({(parse_ref(r).exchange, parse_ref(r).sandbox) for r in refs.values()}):
-            why = await _markets(pool, exid, sandbox)
-            if why is not None:
-                down[exid] = why  # an outage from the start: this exchange's orders wait
-        exchange_of = {a: parse_ref(r).exchange for a, r in refs.items()}
+        parsed = {}
         for ref in sorted(set(refs.values())):
-            if parse_ref(ref).exchange not in down:
+            try:
+                parsed[ref] = parse_ref(ref)
+            except StateError as err:
+                down[ref] = err.message
+        for exid, sandbox in sorted({(p.exchange, p.sandbox) for p in parsed.values()}):
+            why = await _markets(pool, exid, sandbox)
+            for ref, p in parsed.items():
+                if why is not None and p.exchange == exid:
+                    down[ref] = why
+        for ref in sorted(set(parsed) - set(down)):
+            try:
                 venues[ref] = pool.venue(ref)
+            except StateError as err:
+                down[ref] = err.message
         broker = CcxtBroker(venues, markets, pool.policy, on_submitted=pool.on_submitted)
-        fills = await broker.submit([o for o in orders if exchange_of[o.account] not in down], refs, execution,
+        fills = await broker.submit([o for o in orders if refs[o.account] not in down], refs, execution,
                                     maybe_sent)
-        fills += [_later(o, maybe_sent, down[exchange_of[o.account]]) for o in orders
-                  if exchange_of[o.account] in down]
+        fills += [_later(o, maybe_sent, down[refs[o.account]]) for o in orders if refs[o.account] in down]
         # Read after the orders: what the accounts hold once this cycle's fills landed.
         shared = {ref for ref in refs.values() if list(refs.values()).count(ref) > 1}
         accounts = sorted(a for a, ref in refs.items() if ref not in shared and ref in venues)
