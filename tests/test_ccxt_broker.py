@@ -291,6 +291,9 @@ def test_sandbox_where_ccxt_has_one_and_a_clear_error_where_not() -> None:
     ex = make_exchange("binance", None, True)
     assert "testnet" in str(ex.urls["api"])
     asyncio.run(ex.close())
+    ex = make_exchange("alpaca", None, True)
+    assert "paper-api" in str(ex.urls["api"]) and ex.isSandboxModeEnabled
+    asyncio.run(ex.close())
     for exid in ("kraken", "coinbase"):
         with pytest.raises(Unsupported, match=r"no .*sandbox"):
             make_exchange(exid, None, True)

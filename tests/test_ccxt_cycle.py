@@ -24,6 +24,7 @@ from vanta.brokers.stub import StubVenue, binance_markets
 from vanta.cycle import LiveEdge, drive
 from vanta.home import Home, locked
 from vanta.replay import replay
+from vanta.stages.execute import MAX_AGE_CYCLES as MAX_AGE
 
 SYMBOLS = ["AAPL", "AMZN", "IBM", "MSFT"]
 LIVE = "F_1042"
@@ -150,18 +151,56 @@ def test_orders_that_never_reached_the_exchange_expire(tmp_path: Path) -> None:
     from vanta.stages.execute import MAX_AGE_CYCLES
 
     home = make_home(tmp_path)
-    stub = seeded(home)
+    stub = StubVenue(latency=0)
     stub.faults = {"create": ["auth"] * 10_000}  # the one key set is refused: nothing is ever sent
-    first = live_orders(cycle(home, asof(1), stub))
-    assert first and all(o.status == "retry" for o in first)
-    for day in range(2, 1 + MAX_AGE_CYCLES):
+    gone: dict[str, str] = {}
+    seen: set[str] = set()
+    for day in range(1, 3 + MAX_AGE_CYCLES):
         ctx = cycle(home, asof(day), stub)
-        assert {o.client_order_id for o in first} <= {o.client_order_id for o in live_orders(ctx)}
-    ctx = cycle(home, asof(1 + MAX_AGE_CYCLES), stub)
-    expired = {d["client_order_id"] for k, d in ctx.events if k == "order_expired"}
-    assert expired == {o.client_order_id for o in first}
-    assert not expired & {o.client_order_id for o in live_orders(ctx)}
+        for kind, d in ctx.events:
+            if kind in ("order_expired", "order_superseded"):
+                gone[d["client_order_id"]] = kind
+        waiting = live_orders(ctx)
+        assert all(o.status == "retry" for o in waiting)
+        # Nothing older than the maximum age is left waiting.
+        assert all(ctx.cycle - o.cycle < MAX_AGE_CYCLES for o in waiting)
+        seen |= {o.client_order_id for o in waiting}
+    assert gone  # every order that left the queue left by an event
+    assert seen - {o.client_order_id for o in live_orders(ctx)} <= set(gone)
     assert stub.creates == {}
+
+
+@pytest.mark.parametrize(("age", "expired"), [(MAX_AGE - 1, False), (MAX_AGE, True)])
+def test_the_execute_stage_expires_never_sent_orders_at_the_maximum_age(
+        tmp_path: Path, age: int, expired: bool) -> None:
+    from dataclasses import replace
+
+    from vanta.brokers.ccxt_broker import deferred
+    from vanta.models import BrokerAnswers
+    from vanta.stages import execute
+
+    home = make_home(tmp_path)
+    stub = StubVenue(latency=0)
+    stub.faults = {"create": ["auth"] * 100}
+    first = cycle(home, asof(1), stub)
+    waiting = tuple(live_orders(first))
+    assert waiting and all(o.status == "retry" and o.cycle == 1 for o in waiting)
+    later = replace(first, cycle=1 + age, mem=replace(first.mem, queue=first.queue), vault_orders=(),
+                    to_submit=waiting, events=())
+
+    class Down:
+        def execute(self, ctx: Any) -> BrokerAnswers:
+            return BrokerAnswers.make(schema_version="vanta.broker_answers/1", balances={}, conversions=(),
+                                      fills=tuple(deferred(o, "retry", "exchange down") for o in ctx.to_submit))
+
+    out = execute.run(later, Down())  # type: ignore[arg-type]
+    gone = {d["client_order_id"] for k, d in out.events if k == "order_expired"}
+    left = {o.client_order_id: o for o in out.queue.orders}
+    for o in waiting:
+        assert (o.client_order_id in gone) is expired
+        assert (o.client_order_id in left) is not expired
+        if not expired:
+            assert left[o.client_order_id].attempts == o.attempts + 1
 
 
 def test_orders_that_may_be_at_the_exchange_never_expire(tmp_path: Path) -> None:
@@ -220,3 +259,87 @@ def test_a_paper_cycle_never_imports_ccxt(tmp_path: Path) -> None:
             "print(any(m == 'ccxt' or m.startswith('ccxt.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_delayed_order_and_its_successor_never_both_go_out(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    stub.faults = {"create": ["timeout"] * 100, "fetch": ["outage"] * 100}
+    first = {o.client_order_id: o for o in live_orders(cycle(home, asof(1), stub))}
+    assert first and all(o.status == "submitting" for o in first.values())
+    ctx = cycle(home, asof(2), stub)  # still down: today's orders for those markets wait
+    held = [d for k, d in ctx.events if k == "order_held"]
+    keys = {(o.symbol, o.side) for o in first.values()}
+    assert all(d["waiting_for"] in first for d in held)
+    sent_today = [o for o in ctx.to_submit if o.account == f"follower:{LIVE}" and o.cycle == 2]
+    assert not [o for o in sent_today if (o.symbol, o.side) in keys or o.symbol in {s for s, _ in keys}]
+    assert stub.creates == {}
+    stub.faults = {}
+    cycle(home, asof(3), stub)
+    # Back up: every market got one order through, never a delayed one and its successor both.
+    per_market: dict[str, int] = {}
+    for o in stub.orders.values():
+        per_market[o.symbol] = per_market.get(o.symbol, 0) + 1
+    assert stub.duplicates == 0 and per_market and all(n == 1 for n in per_market.values())
+
+
+def test_a_never_sent_order_is_superseded_by_the_next_cycles(tmp_path: Path) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    stub.faults = {"create": ["auth"] * 100}  # refused before it reaches the book: `retry`
+    first = live_orders(cycle(home, asof(1), stub))
+    assert first and all(o.status == "retry" for o in first)
+    stub.faults = {}
+    ctx = cycle(home, asof(2), stub)
+    gone = {d["client_order_id"] for k, d in ctx.events if k == "order_superseded"}
+    # The vault traded those markets again: the stale orders go, never to the exchange.
+    retraded = {o.client_order_id for o in first if any(v.symbol == o.symbol for v in ctx.vault_orders)}
+    assert retraded and gone == retraded
+    assert not gone & set(stub.creates)
+    assert not gone & {o.client_order_id for o in ctx.queue.orders}
+
+
+def test_an_exchange_down_from_the_start_delays_its_orders_and_the_cycle_commits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    base = pool_for(stub)
+
+    def no_markets() -> Any:
+        pool = base()
+        pool.markets = {}  # production: markets are loaded from the exchange, which is down
+        return pool
+
+    with locked(home):
+        journal.recover(home)
+        ctx, _ = drive(LiveEdge(home, asof(1), ccxt_pool=no_markets))
+    waiting = live_orders(ctx)
+    assert waiting and all(o.status == "retry" for o in waiting)
+    assert any("markets could not be loaded" in (f.reason or "") for f in ctx.broker_answers.fills)
+    assert any(k == "fill" for k, _ in ctx.events)  # the paper followers traded
+    assert stub.creates == {}
+    no_network(monkeypatch)
+    assert replay(home, 1).ok
+
+
+def test_an_account_without_keys_waits_and_the_others_trade(tmp_path: Path) -> None:
+    from vanta.brokers.secrets import resolve
+
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    base = pool_for(stub)
+
+    def from_empty_env() -> Any:
+        pool = base()
+        pool.keys = lambda ref: resolve(ref, {})
+        return pool
+
+    with locked(home):
+        journal.recover(home)
+        ctx, _ = drive(LiveEdge(home, asof(1), ccxt_pool=from_empty_env))
+    waiting = live_orders(ctx)
+    assert waiting and all(o.status == "retry" for o in waiting)
+    reasons = [d["reason"] for k, d in ctx.events if k == "order_deferred"]
+    assert reasons and all("VANTA_KEY_BINANCE_ALICE_1_API_KEY" in r for r in reasons)
+    assert any(k == "fill" for k, _ in ctx.events)
+    assert not home.inflight.exists()  # the cycle committed

@@ -263,3 +263,78 @@ def test_contracts_and_unknown_quotes_are_not_vanta_markets() -> None:
     mk = markets("binance")
     assert to_market(mk["BTC/USDT:USDT"]) is None
     assert to_market({**mk["BTC/USDT"], "quote": "TRY"}) is None
+
+
+# ---------------------------------------------------------------- lookups by client order id
+
+
+def broker_on(exid: str, answers: list[tuple[int, Any]], symbol: str) -> tuple[CcxtBroker, Venue, Recorder]:
+    ex, rec = exchange(exid, answers)
+    venue = Venue(parse_ref(f"{exid}:alice"), ex, KeyRing([KeySet("t", "k", "s")]), Breaker(exid),
+                  asyncio.Semaphore(4))
+    return CcxtBroker({f"{exid}:alice": venue}, {symbol: vanta_market(markets(exid)[symbol])}, Policy()), venue, rec
+
+
+def resume(broker: CcxtBroker, venue: Venue, o: Any) -> Any:
+    async def go() -> Any:
+        try:
+            return await broker.place(venue, o, Execution(), maybe_sent=True)
+        finally:
+            await venue.exchange.close()
+
+    return asyncio.run(go())
+
+
+def test_coinbase_order_of_a_crashed_cycle_is_found_in_closed_orders_not_resent() -> None:
+    case = answer("coinbase", "fetchClosedOrders", "Spot closed order")
+    o = order("ADA/USDT", "sell", "10", "0.39", coid=COID)
+    closed = json.loads(json.dumps(case["httpResponse"]))
+    closed["orders"][0]["client_order_id"] = COID  # the order vanta sent before it crashed
+    empty = {"orders": [], "sequence": "0", "has_next": False, "cursor": ""}
+    broker, venue, rec = broker_on("coinbase", [(200, empty), (200, closed)], "ADA/USDT")
+    fill = resume(broker, venue, o)
+    assert (fill.status, fill.qty, fill.cash) == ("filled", Decimal("10"), Decimal("3.88864"))
+    assert [urlsplit(u).path for _, u, _ in rec.requests] == ["/api/v3/brokerage/orders/historical/batch"] * 2
+    assert [dict(parse_qsl(urlsplit(u).query))["order_status"] for _, u, _ in rec.requests] == ["OPEN", "FILLED"]
+
+
+def test_kraken_lookup_asks_by_cl_ord_id_and_sends_when_unknown() -> None:
+    o = order("LTC/USDT", "buy", "0.1", "70", coid=COID)
+    nothing_open = {"error": [], "result": {"open": {}}}
+    nothing_closed = {"error": [], "result": {"closed": {}, "count": 0}}
+    created = answer("kraken", "createOrder", "create order")["httpResponse"]
+    closed = answer("kraken", "fetchOrder", "closed market order")["httpResponse"]
+    # The recorded closed order, under the id the recorded AddOrder answer gave.
+    closed = {"error": [], "result": {created["result"]["txid"][0]: next(iter(closed["result"].values()))}}
+    broker, venue, rec = broker_on("kraken", [(200, nothing_open), (200, nothing_closed), (200, created),
+                                              (200, closed)], "LTC/USDT")
+    broker.sleep = _no_sleep
+    fill = resume(broker, venue, o)
+    paths = [urlsplit(u).path.rsplit("/", 1)[1] for _, u, _ in rec.requests]
+    assert paths == ["OpenOrders", "ClosedOrders", "AddOrder", "QueryOrders"]
+    native = native_client_id("kraken", COID)
+    assert dict(parse_qsl(rec.requests[0][2] or ""))["cl_ord_id"] == native
+    assert dict(parse_qsl(rec.requests[2][2] or ""))["cl_ord_id"] == native
+    assert fill.status == "filled" and fill.qty == Decimal("0.1")
+    assert fill.cash == Decimal("-7.124216")
+
+
+def test_an_acknowledged_order_the_exchange_does_not_show_yet_waits_as_open() -> None:
+    o = order("LTC/USDT", "buy", "0.1", "70", coid=COID)
+    created = answer("kraken", "createOrder", "create order")["httpResponse"]
+    unknown = {"error": ["EOrder:Unknown order"], "result": {}}
+    broker, venue, _ = broker_on("kraken", [(200, created), (200, unknown)], "LTC/USDT")
+    broker.sleep = _no_sleep
+
+    async def go() -> Any:
+        try:
+            return await broker.place(venue, o, Execution(), maybe_sent=False)
+        finally:
+            await venue.exchange.close()
+
+    fill = asyncio.run(go())
+    assert fill.status == "deferred" and (fill.reason or "").startswith("open:")  # never a rejection
+
+
+async def _no_sleep(s: float) -> None:
+    pass

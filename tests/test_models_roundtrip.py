@@ -253,7 +253,8 @@ queue_file = model(QueueFile, orders=small_tuple(order))
 
 fill = model(Fill, client_order_id=text, status=st.sampled_from(["filled", "rejected", "deferred"]), qty=nonneg,
              price=nonneg, fee=nonneg, cash=dec, reason=st.none() | text)
-broker_answers = model(BrokerAnswers, fills=small_tuple(fill), balances=small_dict(ids, small_dict(ids, nonneg)))
+broker_answers = model(BrokerAnswers, fills=small_tuple(fill), balances=small_dict(ids, small_dict(ids, nonneg)),
+                       conversions=small_tuple(fill))
 
 market_snapshot = model(MarketSnapshot, cycle=anyint, asof=asofs, bar=nat, bar_time=text,
                         prices=small_dict(symbols, positive), history=small_dict(symbols, small_tuple(positive)),

@@ -108,7 +108,18 @@ def cycle(
         note = " (finished an interrupted cycle)" if r.recovered else ""
         print(f"cycle {r.cycle} at {r.asof}{note}: {r.orders} orders, {r.fills} filled, {r.rejects} rejected, "
               f"{r.skipped} skipped; {r.log_lines} log lines; {sum(r.timings.values()):.2f} s")
+    _waiting(r.keep.events if r.keep is not None else ())
     _done()
+
+
+def _waiting(events: Any) -> None:
+    """Orders a live broker could not take this cycle stay queued; say so, and why (the fix)."""
+    reasons = [d["reason"] for kind, d in events if kind == "order_deferred"]
+    if reasons:
+        _err(f"Warning: {len(reasons)} orders wait in the queue for the broker (see the trade log's "
+             "order_deferred lines); for example:")
+        for why in sorted(set(reasons))[:3]:
+            _err(f"  {why}")
 
 
 def _check_asof(asof: str) -> None:

@@ -269,7 +269,16 @@ class CcxtBroker:
         return None
 
     async def follow(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> Fill:
-        """Follow `o` until it is closed; cancel what is still open after the budget."""
+        """Follow `o` until it is closed; cancel what is still open after the budget. The
+        exchange has the order: when it cannot say more now (an outage, an order it does
+        not show yet, any error), the order waits as `open`, never rejected, and is found
+        again by client order id next cycle."""
+        try:
+            return await self._follow(venue, order, o)
+        except BrokerError as err:
+            return deferred(order, "open", f"order {o.get('id')} reached the exchange; {err.message}")
+
+    async def _follow(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> Fill:
         market = self.markets[order.symbol]
         base = order.symbol.split("/")[0]
         best = dict(o)
@@ -377,7 +386,7 @@ class VenuePool:
     """Builds one Venue per account_ref: one breaker and one concurrency gate per exchange."""
 
     policy: Policy = Policy()
-    markets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    markets: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     """exchange id -> ccxt markets (loaded once per exchange and shared)."""
     keys: Callable[[str], list[Any]] | None = None
     exchange_factory: Callable[..., Any] = make_exchange

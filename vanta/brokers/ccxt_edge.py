@@ -15,8 +15,10 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from vanta.brokers import rails
-from vanta.brokers.ccxt_broker import CcxtBroker, Policy, VenuePool
+from vanta.brokers.ccxt_broker import CcxtBroker, Policy, VenuePool, deferred
 from vanta.brokers.errors import BrokerError
+from vanta.brokers.resilience import Breaker, retry
+from vanta.brokers.secrets import parse_ref
 from vanta.errors import StateError
 from vanta.models import Execution, Fill, Market, Order, RegistryFile
 
@@ -48,19 +50,57 @@ def ccxt_refs(registry: RegistryFile) -> dict[str, str]:
     return out
 
 
+async def _markets(pool: VenuePool, exid: str, sandbox: bool) -> str | None:
+    """Load an exchange's markets once for all its accounts; why not, if it cannot."""
+    if exid in pool.markets:
+        return None
+    ex = pool.exchange_factory(exid, None, sandbox, None)
+    try:
+        await retry(ex.load_markets, Breaker(exid), pool.policy.backoff)
+        pool.markets[exid] = ex.markets
+        return None
+    except BrokerError as err:
+        return f"{exid} markets could not be loaded: {err.message}"
+    finally:
+        await ex.close()
+
+
+def _later(o: Order, maybe_sent: frozenset[str], why: str) -> Fill:
+    sent = o.status in ("submitting", "open") or o.client_order_id in maybe_sent
+    return deferred(o, o.status if o.status in ("submitting", "open") else "submitting" if sent else "retry", why)
+
+
 async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
                execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> Answers:
     venues = {}
     try:
+        # Why an account_ref cannot trade this cycle (a malformed ref, missing keys, its
+        # exchange down): its orders wait in the queue, the message says the fix, and every
+        # other account trades.
+        down: dict[str, str] = {}
+        parsed = {}
         for ref in sorted(set(refs.values())):
-            venues[ref] = pool.venue(ref)
-            if venues[ref].exchange.markets is None:
-                await venues[ref].exchange.load_markets()
+            try:
+                parsed[ref] = parse_ref(ref)
+            except StateError as err:
+                down[ref] = err.message
+        for exid, sandbox in sorted({(p.exchange, p.sandbox) for p in parsed.values()}):
+            why = await _markets(pool, exid, sandbox)
+            for ref, p in parsed.items():
+                if why is not None and p.exchange == exid:
+                    down[ref] = why
+        for ref in sorted(set(parsed) - set(down)):
+            try:
+                venues[ref] = pool.venue(ref)
+            except StateError as err:
+                down[ref] = err.message
         broker = CcxtBroker(venues, markets, pool.policy, on_submitted=pool.on_submitted)
-        fills = await broker.submit(orders, refs, execution, maybe_sent)
+        fills = await broker.submit([o for o in orders if refs[o.account] not in down], refs, execution,
+                                    maybe_sent)
+        fills += [_later(o, maybe_sent, down[refs[o.account]]) for o in orders if refs[o.account] in down]
         # Read after the orders: what the accounts hold once this cycle's fills landed.
         shared = {ref for ref in refs.values() if list(refs.values()).count(ref) > 1}
-        accounts = sorted(a for a, ref in refs.items() if ref not in shared)
+        accounts = sorted(a for a, ref in refs.items() if ref not in shared and ref in venues)
         held = await asyncio.gather(*(broker.balance(venues[refs[a]]) for a in accounts))
         on = {ex: [r for (e, _), r in sorted(pool.policy.rails.items()) if e == ex] for ex in {v.ref.exchange
                                                                                          for v in venues.values()}}
