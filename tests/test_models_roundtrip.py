@@ -185,8 +185,8 @@ conviction_file = model(ConvictionFile, scores=small_dict(ids, small_dict(symbol
 allocation_file = model(AllocationFile, cycle=nat, asof=st.none() | asofs,
                         vaults=small_dict(ids, small_dict(personas, small_dict(symbols, fraction))))
 
-account_link = model(AccountLink, adapter=st.sampled_from(["paper", "ccxt:alpaca", "ccxt:binance", "ccxt:coinbase", "ccxt:kraken"]),
-                     account_ref=st.text(min_size=1, max_size=24))
+adapters = st.sampled_from(["paper", "ccxt:alpaca", "ccxt:binance", "ccxt:coinbase", "ccxt:kraken"])
+account_link = model(AccountLink, adapter=adapters, account_ref=st.text(min_size=1, max_size=24))
 caps = model(Caps, max_pos_usd=st.none() | nonneg, max_single_pos_pct=st.none() | fraction,
              max_leverage=_bounded(Decimal("0.0001"), Decimal(10), max_scale=6).filter(lambda d: d > 0),
              allow=small_tuple(symbols), block=small_tuple(symbols), slippage_guard_bps=st.none() | bps)
