@@ -12,8 +12,9 @@ from vanta.init import example_files, write_home
 
 
 def _waiting(fid: str, cid: str) -> dict[str, object]:
+    # AAPL: a market V_QUIET does not trade, so no new order of its vault supersedes this one.
     return {"client_order_id": cid, "cycle": 0, "vault_id": "V_QUIET", "account": f"follower:{fid}",
-            "sleeve": "main", "symbol": "IBM", "side": "buy", "qty": "1", "price": "100", "status": "retry",
+            "sleeve": "main", "symbol": "AAPL", "side": "buy", "qty": "1", "price": "100", "status": "retry",
             "attempts": 1}
 
 
