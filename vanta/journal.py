@@ -87,10 +87,10 @@ def roll_forward(home: Home) -> None:
             raise StateError(f"{f['target']} does not match the journal and its staged copy is gone; "
                              "restore the home from a backup")
     for a in plan["appends"]:
-        target, data = home.root / a["target"], (staging / a["staged"]).read_bytes()
-        with open(target, "ab") as fh:
+        target = home.root / a["target"]
+        with open(target, "ab") as fh, open(staging / a["staged"], "rb") as src:
             fh.truncate(a["offset"])
-            fh.write(data)
+            shutil.copyfileobj(src, fh, 1 << 20)  # streamed: a large cycle's log is tens of MB
             fh.flush()
             os.fsync(fh.fileno())
         faults.point("appended")

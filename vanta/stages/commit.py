@@ -35,14 +35,14 @@ def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str)
     Each line is sealed with the hash of its canonical form without `hash` (see
     `seal`). Returns (bytes, last seq, last hash).
     """
-    out: list[bytes] = []
+    out = bytearray()  # one growing buffer: a list of lines and their join would hold the log twice
     for kind, data in events:
         seq += 1
         body = orjson.dumps({"asof": asof, "cycle": cycle, "data": data, "kind": kind, "prev": head, "seq": seq},
                             default=canonical.default, option=orjson.OPT_SORT_KEYS)
         line, head = seal(body)
-        out.append(line)
-    return b"".join(out), seq, head
+        out += line
+    return out, seq, head  # type: ignore[return-value]  # bytes-like, not copied: the log can be 50 MB
 
 
 def _bytes(model: Model, original: Model, raw: bytes) -> bytes:
