@@ -72,6 +72,11 @@ class Venue:
     gate: asyncio.Semaphore
     make: Callable[[], Any] | None = None
     """Builds the exchange object again for the ring's current key set (after a rotation)."""
+    retired: list[Any] = field(default_factory=list)
+    """Exchange objects of rotated-out key sets, closed with the venue."""
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ex.close() for ex in (*self.retired, self.exchange)))
 
 
 def deferred(order: Order, status: str, why: str) -> Fill:
@@ -373,6 +378,7 @@ class CcxtBroker:
     @staticmethod
     def _rebuild(venue: Venue) -> None:
         if venue.make is not None:
+            venue.retired.append(venue.exchange)
             venue.exchange = venue.make()
 
     @staticmethod
