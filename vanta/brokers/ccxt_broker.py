@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from vanta import faults
 from vanta.books import fill_price
 from vanta.brokers import rails
 from vanta.brokers.ccxt_exchange import CLIENT_ID_PARAM, make_exchange, native_client_id, to_market
@@ -242,6 +243,7 @@ class CcxtBroker:
                 return await self._after_lost_answer(venue, order, err)
             if self.on_submitted is not None:
                 self.on_submitted(order, time.perf_counter())
+            faults.point("ccxt_submitted")
             return await self.follow(venue, order, placed)
         return deferred(order, "retry", f"key sets of {self._ref(venue)} keep being refused")
 
