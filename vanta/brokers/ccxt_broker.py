@@ -127,6 +127,8 @@ def to_fill(order: Order, o: Mapping[str, Any], market: Market, base: str) -> Fi
             notes.append(f"fee {amount} {ccy} not booked")
     fee = ceil(fee, step)
     cash = -(ceil(notional, step) + fee) if order.side == "buy" else floor(notional, step) - fee
+    if filled % market.lot_size == 0:
+        filled = filled.quantize(market.lot_size)  # written like the order's quantity (0.1000, not 0.10000000)
     return Fill.make(client_order_id=order.client_order_id, status="filled", qty=filled,
                      price=half_even(avg, market.tick_size), fee=fee, cash=cash,
                      reason="; ".join(notes) or None)
