@@ -205,6 +205,8 @@ def test_an_auth_error_rotates_to_the_next_key_set() -> None:
     assert fill.status == "filled"
     venue = rig.venues[REF]
     assert venue.ring.rotations == 1 and venue.ring.current is not None and venue.ring.current.label == "env #2"
+    assert len(venue.retired) == 1 and venue.retired[0].apiKey.startswith("key1")  # closed with the venue
+    assert venue.exchange.apiKey.startswith("key2")
     assert rig.stub.creates == {buy().client_order_id: 1}
     assert {k[:4] for k in rig.stub.keys_seen} == {"key1", "key2"}
 

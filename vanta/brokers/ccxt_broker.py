@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from vanta import faults
 from vanta.books import fill_price
 from vanta.brokers import rails
 from vanta.brokers.ccxt_exchange import CLIENT_ID_PARAM, make_exchange, native_client_id, to_market
@@ -72,6 +73,11 @@ class Venue:
     gate: asyncio.Semaphore
     make: Callable[[], Any] | None = None
     """Builds the exchange object again for the ring's current key set (after a rotation)."""
+    retired: list[Any] = field(default_factory=list)
+    """Exchange objects of rotated-out key sets, closed with the venue."""
+
+    async def close(self) -> None:
+        await asyncio.gather(*(ex.close() for ex in (*self.retired, self.exchange)))
 
 
 def deferred(order: Order, status: str, why: str) -> Fill:
@@ -121,6 +127,8 @@ def to_fill(order: Order, o: Mapping[str, Any], market: Market, base: str) -> Fi
             notes.append(f"fee {amount} {ccy} not booked")
     fee = ceil(fee, step)
     cash = -(ceil(notional, step) + fee) if order.side == "buy" else floor(notional, step) - fee
+    if filled % market.lot_size == 0:
+        filled = filled.quantize(market.lot_size)  # written like the order's quantity (0.1000, not 0.10000000)
     return Fill.make(client_order_id=order.client_order_id, status="filled", qty=filled,
                      price=half_even(avg, market.tick_size), fee=fee, cash=cash,
                      reason="; ".join(notes) or None)
@@ -237,6 +245,7 @@ class CcxtBroker:
                 return await self._after_lost_answer(venue, order, err)
             if self.on_submitted is not None:
                 self.on_submitted(order, time.perf_counter())
+            faults.point("ccxt_submitted")
             return await self.follow(venue, order, placed)
         return deferred(order, "retry", f"key sets of {self._ref(venue)} keep being refused")
 
@@ -373,6 +382,7 @@ class CcxtBroker:
     @staticmethod
     def _rebuild(venue: Venue) -> None:
         if venue.make is not None:
+            venue.retired.append(venue.exchange)
             venue.exchange = venue.make()
 
     @staticmethod

@@ -111,7 +111,7 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
         raise StateError(f"ccxt broker: {err.message}") from None
     finally:
         # Together: each close waits ccxt's timeout_on_exit (a quarter second) for TLS to shut.
-        await asyncio.gather(*(v.exchange.close() for v in venues.values()))
+        await asyncio.gather(*(v.close() for v in venues.values()))
 
 
 def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],

@@ -34,6 +34,8 @@ CLIENT_ID_PARAM: dict[str, str] = {
     "alpaca": "client_order_id",  # POST /v2/orders
 }
 
+# ccxt 4.5 lists urls["test"] = None for these two, so its set_sandbox_mode would not refuse:
+# it would leave the exchange without an API URL. vanta refuses first, with the way out.
 NO_SANDBOX: dict[str, str] = {
     "kraken": "kraken has no spot sandbox (ccxt knows none); trade a live account with small sizes, "
               "or keep the follower on the paper adapter",

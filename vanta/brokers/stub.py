@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import pickle  # the stub's own state file, written and read by tests only
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -85,6 +88,7 @@ class StubVenue:
     keys_seen: set[str] = field(default_factory=set)
     _history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _key: str = ""
+    state_path: Path | None = None
     _next_id: int = 1000
 
     @property
@@ -101,7 +105,31 @@ class StubVenue:
         finally:
             self.inflight -= 1
 
+    # The state a venue keeps across a client's crash (tests kill the client process).
+    _STATE = ("orders", "creates", "holdings", "prices", "_next_id")
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(pickle.dumps({k: getattr(self, k) for k in self._STATE}))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path, **kw: Any) -> StubVenue:
+        venue = cls(**kw)
+        if path.exists():
+            for k, v in pickle.loads(path.read_bytes()).items():
+                setattr(venue, k, v)
+        venue.state_path = path
+        return venue
+
     def _answer(self, url: str, method: str, headers: Mapping[str, Any], body: str | None) -> tuple[int, str]:
+        try:
+            return self._route(url, method, headers, body)
+        finally:
+            if self.state_path is not None:
+                self.save(self.state_path)  # the venue remembers what it answered, whatever the client does
+
+    def _route(self, url: str, method: str, headers: Mapping[str, Any], body: str | None) -> tuple[int, str]:
         self._key = str(headers.get("X-MBX-APIKEY", ""))
         self.keys_seen.add(self._key)
         parts = urlsplit(url)
