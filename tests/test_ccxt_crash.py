@@ -69,15 +69,16 @@ def pool_for(stub: StubVenue) -> Any:
 
 
 def setup(root: Path) -> tuple[Path, Path]:
-    """A home whose five followers all trade on the stub exchange, which holds what their books hold."""
+    """A home whose followers all trade on the stub exchange, which holds what their books hold."""
     files = init_mod.example_files()
     for f in files["mirror_registry.json"]["followers"]:
-        f["account"] = {"adapter": "ccxt", "account_ref": f"binance:{f['follower_id']}"}
+        for core in f["cores"]:
+            core["account"] = {"adapter": "ccxt:binance", "account_ref": f["follower_id"]}
     init_mod.write_home(root / "home", files, False)
-    cash = files["portfolio.json"]["followers"]
+    books = files["portfolio.json"]["followers"]
     state = root / "venue.pickle"
-    StubVenue(latency=0, holdings={key(f"binance:{fid}"): {c: Decimal(v) for c, v in a["cash"].items()}
-                                   for fid, a in cash.items()}).save(state)
+    StubVenue(latency=0, holdings={key(f"binance:{fid}"): {q: Decimal(c["cash"]) for q, c in cores.items()}
+                                   for fid, cores in books.items()}).save(state)
     return root / "home", state
 
 
