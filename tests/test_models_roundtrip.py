@@ -65,6 +65,7 @@ from vanta.models import (
     Score,
     Sleeve,
     SleeveBook,
+    SleeveFees,
     SleevePnl,
     Span,
     Strategy,
@@ -157,8 +158,9 @@ def model_where(cls: type[Model], ok: Any, **fields: st.SearchStrategy) -> st.Se
     return st.fixed_dictionaries(fields).filter(ok).map(lambda kw: cls(**kw))
 
 
-fee_terms = model(FeeTerms, type=st.sampled_from(["perf_share", "flat", "performance_or_flat"]),
-                  perf_share=fraction, flat_usd=st.none() | nonneg)
+fee_terms = model_where(FeeTerms, lambda kw: kw["type"] == "perf_share" or kw["flat_usd"] is not None,
+                        type=st.sampled_from(["perf_share", "flat", "performance_or_flat"]),
+                        perf_share=fraction, flat_usd=st.none() | nonneg)
 risk = model(Risk, max_drawdown=fraction, max_single_pos_pct=fraction, rebalance_band=fraction)
 modes = st.sampled_from(["proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades"])
 mirroring = model(Mirroring, mode=modes, min_account_equity=nonneg, fee=fee_terms,
@@ -242,8 +244,12 @@ sleeve_pnl = model(SleevePnl, equity=dec, cash=dec, market_value=dec, cost_basis
                    tracking_value=dec)
 core_pnl = model(CorePnl, total_coins=dec, core_cash=dec, tradeable=dec, equity=dec, returned=dec,
                  sleeves=small_dict(ids, sleeve_pnl))
+months = st.builds(lambda y, m: f"{y:04d}-{m:02d}", st.integers(1970, 2199), st.integers(1, 12))
+sleeve_fees = model(SleeveFees, currency=currencies, hwm=dec, charged=nonneg, month=months, month_perf=nonneg,
+                    month_profit=nonneg)
 pnl_file = model(PnlFile, cycle=nat, asof=st.none() | asofs, vaults=small_dict(ids, account_pnl),
-                 followers=small_dict(ids, small_dict(currencies, core_pnl)))
+                 followers=small_dict(ids, small_dict(currencies, core_pnl)),
+                 fees=small_dict(ids, small_dict(ids, sleeve_fees)))
 
 order = model(Order, client_order_id=text, cycle=anyint, vault_id=ids, account=text, sleeve=ids,
               symbol=symbols, side=st.sampled_from(["buy", "sell"]), qty=positive, price=positive,
@@ -260,7 +266,9 @@ market_snapshot = model(MarketSnapshot, cycle=anyint, asof=asofs, bar=nat, bar_t
 
 ledger_entry = model(LedgerEntry, user_id=ids, vault_id=ids,
                      fee_type=st.sampled_from(["perf_share", "flat", "performance_or_flat"]), pnl_gross=dec,
-                     fee_usd=nonneg, asof=asofs, cycle=anyint, hwm_before=dec, hwm_after=dec)
+                     fee_usd=nonneg, asof=asofs, cycle=anyint, hwm_before=dec, hwm_after=dec, entry_id=text,
+                     sleeve=ids, currency=currencies, charge=st.sampled_from(["performance", "flat", "topup"]),
+                     period=text, orders=small_tuple(text))
 
 # A log line's data as read back from the file: JSON values (vanta writes Decimals in
 # events as fixed-point strings, so a parsed line never holds a Decimal or a float).

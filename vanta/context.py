@@ -17,6 +17,7 @@ from vanta.models import (
     AllocationFile,
     BrokerAnswers,
     ConvictionFile,
+    LedgerEntry,
     MarketSnapshot,
     Order,
     OverlayFile,
@@ -85,7 +86,8 @@ class Ctx:
     realized: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """account -> (realized PnL, trading fees) booked this cycle."""
     pnl: PnlFile | None = None
-    ledger: tuple[dict[str, Any], ...] = ()
+    ledger: tuple[LedgerEntry, ...] = ()
+    """Fee charges the fees stage made this cycle, in order (appended to pnl_ledger.jsonl)."""
     events: tuple[Event, ...] = ()
     outputs: Mapping[str, bytes] = field(default_factory=dict)
     log_head: str = ""

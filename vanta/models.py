@@ -118,11 +118,19 @@ class Risk(Model):
 
 
 class FeeTerms(Model):
-    """Fee agreement (charged from the fee issue on; carried, validated, not applied yet)."""
+    """A fee agreement, charged per sleeve by the fees stage (README: Fees)."""
 
     type: Literal["perf_share", "flat", "performance_or_flat"] = "perf_share"
     perf_share: Fraction = Decimal("0.20")
+    """Share of realized profit above the sleeve's high-water mark."""
     flat_usd: NonNeg | None = None
+    """The flat fee per calendar month, in the sleeve's quote currency."""
+
+    @model_validator(mode="after")
+    def _flat_amount(self) -> Self:
+        if self.type != "perf_share" and self.flat_usd is None:
+            raise ValueError(f'fee type {self.type} needs a monthly amount; add "flat_usd", such as "2000"')
+        return self
 
 
 Mode = Literal["proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades"]
@@ -445,12 +453,34 @@ class CorePnl(Model):
     sleeves: dict[Id, SleevePnl] = {}
 
 
+Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+"""A calendar month, UTC: `2026-11`."""
+
+
+class SleeveFees(Model):
+    """A sleeve's fee state: its high-water mark and what it has been charged."""
+
+    currency: Currency
+    hwm: Dec
+    """The highest cumulative realized PnL (net of trading fees) already charged or forgiven."""
+    charged: NonNeg
+    """Every fee charged to date (the ledger's entries for this sleeve, summed)."""
+    month: Month
+    """The open billing month: the calendar month of the last cycle that saw the sleeve."""
+    month_perf: NonNeg
+    """Performance fees charged in the open month (what a performance_or_flat top-up counts)."""
+    month_profit: NonNeg
+    """Realized profit above the high-water mark crystallized in the open month."""
+
+
 class PnlFile(Model):
     schema_version: Literal["vanta.pnl_summary/2"] = _schema("pnl_summary", 2)
     cycle: int = Field(default=0, ge=0)
     asof: Asof | None = None
     vaults: dict[Id, AccountPnl] = {}
     followers: dict[Id, dict[Currency, CorePnl]] = {}
+    fees: dict[Id, dict[Id, SleeveFees]] = {}
+    """follower id -> sleeve id -> fee state (written by the fees stage)."""
 
 
 # ---------------------------------------------------------------- autotrade_queue.json
@@ -519,7 +549,9 @@ class MarketSnapshot(Model):
 
 
 class LedgerEntry(Model):
-    """One fee charge (seed 000's ledger fields, plus cycle and high-water marks)."""
+    """One fee charge (seed 000's ledger fields, plus cycle and high-water marks).
+
+    `fee_usd` keeps seed 000's name; the amount is in `currency`, the sleeve's quote."""
 
     user_id: Id
     vault_id: Id
@@ -530,6 +562,17 @@ class LedgerEntry(Model):
     cycle: int
     hwm_before: Dec
     hwm_after: Dec
+    entry_id: str = ""
+    """`<cycle>-<n>`: unique in the ledger, what a statement line cites."""
+    sleeve: Id = "main"
+    currency: Currency = "USD"
+    charge: Literal["performance", "flat", "topup"] = "performance"
+    """performance: a share of profit above the high-water mark; flat: a month's flat fee;
+    topup: what a performance_or_flat month's performance fees fell short of the flat fee."""
+    period: str = ""
+    """The calendar month (`2026-11`) the charge bills."""
+    orders: tuple[str, ...] = ()
+    """Client order ids of the sleeve's sells filled in `cycle` (a performance charge's closes)."""
 
 
 class LogLine(Model):
