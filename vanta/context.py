@@ -23,6 +23,7 @@ from vanta.models import (
     OverlayFile,
     Persona,
     PnlFile,
+    PoolBook,
     PortfolioFile,
     QueueFile,
     RegistryFile,
@@ -85,6 +86,8 @@ class Ctx:
     portfolio: PortfolioFile | None = None
     realized: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """account -> (realized PnL, trading fees) booked this cycle."""
+    pools: Mapping[str, PoolBook] | None = None
+    """vault_id -> pooled vault's share register after the pool stage (None: stage not run)."""
     pnl: PnlFile | None = None
     ledger: tuple[LedgerEntry, ...] = ()
     """Fee charges the fees stage made this cycle, in order (appended to pnl_ledger.jsonl)."""

@@ -172,6 +172,27 @@ class Execution(Model):
     fee_bps: Bps = Decimal(0)
 
 
+class PoolTerms(Model):
+    """A pooled vault's terms (seeds 002 and 004)."""
+
+    manager_id: Id
+    creator_id: Id | None = None
+    """The strategy's creator, paid `attribution_bps`; None: the manager."""
+    manager_fee_bps: Bps = Decimal(0)
+    attribution_bps: Bps = Decimal(0)
+    carry_losses: Flag = True
+    """true: manager and attribution fees only on realized profit above the pool's high-water
+    mark; false: on every cycle's net realized profit, losses forgotten (an explicit option)."""
+    rollover_hours: int = Field(default=3, ge=1, le=24 * 366)
+    min_stake: NonNeg = Decimal(0)
+    max_capacity: NonNeg | None = None
+    cooldown_hours: int = Field(default=0, ge=0, le=24 * 3660)
+    withdrawal_profit_fee: Fraction = Decimal("0.25")
+    """Share of a withdrawal's profit over its cost basis paid to the manager (seed 004)."""
+    manager_min_stake_pct: Fraction = Decimal(0)
+    """The manager may not withdraw below this fraction of all shares."""
+
+
 class Vault(Model):
     vault_id: Id
     base_currency: Currency = "USD"
@@ -182,6 +203,8 @@ class Vault(Model):
     strategy: Strategy = Strategy()
     universe: tuple[Symbol, ...] = ()
     execution: Execution = Execution()
+    pooled: PoolTerms | None = None
+    """Pooled-vault terms: contributors own shares of this vault's model account (README: Pooled vaults)."""
 
 
 class Market(Model):
@@ -473,6 +496,32 @@ class SleeveFees(Model):
     """Realized profit above the high-water mark crystallized in the open month."""
 
 
+class Stake(Model):
+    """A contributor's shares of a pooled vault and what they paid for them."""
+
+    shares: NonNeg
+    cost_basis: NonNeg
+    since: Asof
+    """When the last deposit was processed (the withdrawal cooldown runs from here)."""
+
+
+class PoolBook(Model):
+    """A pooled vault's share register, as of its last cycle."""
+
+    currency: Currency
+    total_shares: NonNeg
+    assets: Dec
+    """The vault's equity at the snapshot, less fees owed."""
+    nav_per_share: Dec
+    """assets / total_shares x 10^6 (the value of a million shares), half-even to 1e-8."""
+    fees_owed: NonNeg
+    """Manager and attribution fees crystallized, paid out at the next rollover."""
+    hwm: Dec
+    """The vault's cumulative realized PnL already charged manager and attribution fees."""
+    last_rollover: Asof | None = None
+    contributors: dict[Id, Stake] = {}
+
+
 class PnlFile(Model):
     schema_version: Literal["vanta.pnl_summary/2"] = _schema("pnl_summary", 2)
     cycle: int = Field(default=0, ge=0)
@@ -481,6 +530,8 @@ class PnlFile(Model):
     followers: dict[Id, dict[Currency, CorePnl]] = {}
     fees: dict[Id, dict[Id, SleeveFees]] = {}
     """follower id -> sleeve id -> fee state (written by the fees stage)."""
+    pools: dict[Id, PoolBook] = {}
+    """vault id -> share register of a pooled vault (written by the pool stage)."""
 
 
 # ---------------------------------------------------------------- autotrade_queue.json
@@ -504,9 +555,26 @@ class Order(Model):
     attempts: int = 0
 
 
+class PoolRequest(Model):
+    """A pending deposit or withdrawal of a pooled vault, processed at the next rollover."""
+
+    request_id: str
+    vault_id: Id
+    contributor_id: Id
+    kind: Literal["deposit", "withdraw"]
+    amount: NonNeg = Decimal(0)
+    """deposit: coins in the vault's base currency."""
+    shares: NonNeg = Decimal(0)
+    """withdraw: shares to burn (0 with `all`)."""
+    all: Flag = False
+    asof: Asof
+
+
 class QueueFile(Model):
     schema_version: Literal["vanta.autotrade_queue/1"] = _schema("autotrade_queue")
     orders: Annotated[tuple[Order, ...], _sorted_by("client_order_id")] = ()
+    requests: Annotated[tuple[PoolRequest, ...], _sorted_by("request_id")] = ()
+    """Pooled-vault deposits and withdrawals waiting for their rollover."""
 
 
 # ---------------------------------------------------------------- broker answers
@@ -555,7 +623,8 @@ class LedgerEntry(Model):
 
     user_id: Id
     vault_id: Id
-    fee_type: Literal["perf_share", "flat", "performance_or_flat"]
+    fee_type: Literal["perf_share", "flat", "performance_or_flat", "manager_fee", "attribution_fee",
+                      "withdrawal_fee"]
     pnl_gross: Dec
     fee_usd: NonNeg
     asof: Asof
@@ -566,13 +635,15 @@ class LedgerEntry(Model):
     """`<cycle>-<n>`: unique in the ledger, what a statement line cites."""
     sleeve: Id = "main"
     currency: Currency = "USD"
-    charge: Literal["performance", "flat", "topup"] = "performance"
+    charge: Literal["performance", "flat", "topup", "manager", "attribution", "withdrawal"] = "performance"
     """performance: a share of profit above the high-water mark; flat: a month's flat fee;
     topup: what a performance_or_flat month's performance fees fell short of the flat fee."""
     period: str = ""
     """The calendar month (`2026-11`) the charge bills."""
     orders: tuple[str, ...] = ()
     """Client order ids of the sleeve's sells filled in `cycle` (a performance charge's closes)."""
+    payee: Id | None = None
+    """Pooled-vault fees: who is paid (manager, creator); None: vanta."""
 
 
 class LogLine(Model):

@@ -14,7 +14,7 @@ from vanta.models import MEMORY_FILES
 from vanta.replay import recorded_span
 from vanta.stages.commit import seal
 
-ADMIN_KINDS = ("registry_update",)
+ADMIN_KINDS = ("registry_update", "pool_request")
 """Log lines written between cycles by admin commands (`vanta onboard`, `vanta offboard`)."""
 
 

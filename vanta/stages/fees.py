@@ -43,7 +43,7 @@ class _Biller:
             user_id=f.follower_id, vault_id=vid, fee_type=f.fee_model.type, pnl_gross=gross, fee_usd=fee,
             asof=self.asof, cycle=self.cycle, hwm_before=st.hwm, hwm_after=hwm_after,
             entry_id=f"{self.cycle}-{len(self.entries) + 1}", sleeve=sid, currency=st.currency,
-            charge=charge, period=period, orders=orders))
+            charge=charge, period=period, orders=orders, payee=None))
 
 
 def _close_months(b: _Biller, f: Follower, sid: str, vid: str, st: SleeveFees, month: str) -> SleeveFees:
