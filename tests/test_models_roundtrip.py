@@ -256,7 +256,7 @@ core_pnl = model(CorePnl, total_coins=dec, core_cash=dec, tradeable=dec, equity=
 months = st.builds(lambda y, m: f"{y:04d}-{m:02d}", st.integers(1970, 2199), st.integers(1, 12))
 sleeve_fees = model(SleeveFees, currency=currencies, hwm=dec, charged=nonneg, month=months, month_perf=nonneg,
                     month_profit=nonneg)
-stake = model(Stake, shares=nonneg, cost_basis=nonneg, since=asofs)
+stake = model(Stake, shares=nonneg, cost_basis=nonneg, since=asofs, paid_out=nonneg, fees_paid=nonneg)
 pool_book = model(PoolBook, currency=currencies, total_shares=nonneg, assets=dec, nav_per_share=dec, fees_owed=nonneg,
                   hwm=dec, last_rollover=st.none() | asofs, contributors=small_dict(ids, stake))
 pnl_file = model(PnlFile, pools=small_dict(ids, pool_book), cycle=nat, asof=st.none() | asofs,

@@ -82,7 +82,8 @@ def test_900_takes_100_grows_to_2000_pays_190_under_a_10_percent_profit_share(tm
     port = sc.portfolio()
     assert D(port["vaults"]["P"]["cash"]["USD"]) == Decimal("1800.01")
     b = book(sc)
-    assert "B" not in b["contributors"] and b["total_shares"] == "90000000000"
+    assert b["contributors"]["B"]["shares"] == "0" and b["total_shares"] == "90000000000"
+    assert (D(b["contributors"]["B"]["paid_out"]), D(b["contributors"]["B"]["fees_paid"])) == (190, Decimal("9.99"))
     # The manager's claim is what is left, less at most a cent of rounding dust.
     claim = burn(Decimal(90000000000), Decimal(180001), Decimal(90000000000))
     assert 180001 - 2 <= claim <= 180001

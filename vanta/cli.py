@@ -424,7 +424,7 @@ def contributors(
           f"last rollover {out['last_rollover']}")
     for r in out["contributors"]:
         print(f"  {r['contributor_id']}: {r['shares']} shares, value {r['value']}, cost {r['cost_basis']}, "
-              f"profit {r['profit']}")
+              f"profit {r['unrealized_profit']}, paid out {r['paid_out']}, fees paid {r['fees_paid']}")
     for r in out["pending"]:
         print(f"  pending {r['request_id']}")
 

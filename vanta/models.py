@@ -503,6 +503,10 @@ class Stake(Model):
     cost_basis: NonNeg
     since: Asof
     """When the last deposit was processed (the withdrawal cooldown runs from here)."""
+    paid_out: NonNeg = Decimal(0)
+    """Everything withdrawals paid this contributor, after fees."""
+    fees_paid: NonNeg = Decimal(0)
+    """Withdrawal fees on profit this contributor paid."""
 
 
 class PoolBook(Model):

@@ -62,7 +62,7 @@ def _check_deposit(v: Vault, t: PoolTerms, pnl: PnlFile, pending: list[PoolReque
     stake = book.contributors.get(who) if book else None
     queued = sum((r.amount for r in pending if r.kind == "deposit"), ZERO)
     mine = sum((r.amount for r in pending if r.kind == "deposit" and r.contributor_id == who), ZERO)
-    if stake is None and mine + amt < t.min_stake:
+    if (stake is None or stake.shares == 0) and mine + amt < t.min_stake:
         raise InputError(ARGS, "/amount", f"a first deposit into {v.vault_id} must be at least its min_stake "
                          f"{t.min_stake}, found {amt}", f"deposit {t.min_stake} or more")
     if t.max_capacity is not None:
@@ -141,6 +141,17 @@ def request(home: Home, vault_id: str, contributor: str, kind: str, *, amount_in
     return {"request": req.to_json(), "log_seq": seq}
 
 
+def register(book: PoolBook) -> list[dict[str, Any]]:
+    """Each contributor's stake at the book's NAV, beside what it was paid and charged."""
+    rows = []
+    for cid, st in sorted(book.contributors.items()):
+        value = amount(burn(st.shares, units(book.assets, book.currency), book.total_shares), book.currency)
+        rows.append({"contributor_id": cid, "shares": st.shares, "value": value, "cost_basis": st.cost_basis,
+                     "unrealized_profit": value - st.cost_basis, "paid_out": st.paid_out, "fees_paid": st.fees_paid,
+                     "since": st.since})
+    return rows
+
+
 def contributors(home: Home, vault_id: str) -> dict[str, Any]:
     """The share register of a pooled vault: each contributor's shares, value at the last
     cycle's NAV, cost basis, and pending requests."""
@@ -151,12 +162,7 @@ def contributors(home: Home, vault_id: str) -> dict[str, Any]:
     pnl: PnlFile = parse(raw["pnl_summary.json"], PnlFile, "memory/pnl_summary.json")
     queue: QueueFile = parse(raw[QUEUE], QueueFile, f"memory/{QUEUE}")
     book = pnl.pools.get(vault_id)
-    rows = []
-    for cid, st in sorted(book.contributors.items()) if book else []:
-        assert book is not None
-        value = amount(burn(st.shares, units(book.assets, v.base_currency), book.total_shares), v.base_currency)
-        rows.append({"contributor_id": cid, "shares": st.shares, "value": value, "cost_basis": st.cost_basis,
-                     "profit": value - st.cost_basis, "since": st.since})
+    rows = register(book) if book else []
     return {"vault_id": vault_id, "currency": v.base_currency,
             "assets": book.assets if book else ZERO, "total_shares": book.total_shares if book else ZERO,
             "nav_per_share": book.nav_per_share if book else ZERO, "fees_owed": book.fees_owed if book else ZERO,

@@ -66,7 +66,9 @@ def _open(v: Vault, terms: PoolTerms, book: PoolBook | None, acct: Account, ctx:
                      dict(book.contributors))
     # A new pool: the account's equity is the manager's seed stake.
     seed = mint(units(equity, v.base_currency), ZERO, ZERO)
-    stakes = {terms.manager_id: Stake.make(shares=seed, cost_basis=equity, since=ctx.asof)} if seed > 0 else {}
+    zero = ZERO.quantize(cash_step(v.base_currency))
+    stakes = ({terms.manager_id: Stake.make(shares=seed, cost_basis=equity, since=ctx.asof, paid_out=zero,
+                                            fees_paid=zero)} if seed > 0 else {})
     p = _Pool(v, terms, cash, equity, seed, ZERO.quantize(cash_step(v.base_currency)), cum, None, stakes)
     p.events.append(("pool_opened", {"vault_id": v.vault_id, "manager_id": terms.manager_id, "assets": equity,
                                      "shares": seed}))
@@ -125,11 +127,10 @@ def _withdraw(ctx: Ctx, p: _Pool, r: PoolRequest, n0: int) -> None:
     p.cash -= out.gross
     p.equity -= out.gross
     p.shares -= s
-    left = st.shares - s
-    if left > 0:
-        p.stakes[r.contributor_id] = st.model_copy(update={"shares": left, "cost_basis": st.cost_basis - out.basis})
-    else:
-        del p.stakes[r.contributor_id]
+    # A stake burned to zero shares stays in the register: what it was paid is history.
+    p.stakes[r.contributor_id] = st.model_copy(update={
+        "shares": st.shares - s, "cost_basis": st.cost_basis - out.basis, "paid_out": st.paid_out + out.paid,
+        "fees_paid": st.fees_paid + out.fee})
     p.events.append(("pool_withdrawal", {"request_id": r.request_id, "vault_id": r.vault_id,
                                          "contributor_id": r.contributor_id, "shares": s, "gross": out.gross,
                                          "cost_basis": out.basis, "fee": out.fee, "paid": out.paid}))
@@ -155,8 +156,10 @@ def _deposit(ctx: Ctx, p: _Pool, r: PoolRequest) -> None:
     p.cash += amt
     p.equity += amt
     p.shares += got
-    p.stakes[r.contributor_id] = Stake.make(shares=(st.shares if st else ZERO) + got,
-                                            cost_basis=(st.cost_basis if st else ZERO) + amt, since=ctx.asof)
+    zero = ZERO.quantize(cash_step(p.cur))
+    st = st or Stake.make(shares=ZERO, cost_basis=zero, since=ctx.asof, paid_out=zero, fees_paid=zero)
+    p.stakes[r.contributor_id] = st.model_copy(update={"shares": st.shares + got, "cost_basis": st.cost_basis + amt,
+                                                       "since": ctx.asof})
     p.events.append(("pool_deposit", {"request_id": r.request_id, "vault_id": r.vault_id,
                                       "contributor_id": r.contributor_id, "amount": amt, "shares": got}))
     return None
@@ -174,7 +177,8 @@ def _rollover(ctx: Ctx, p: _Pool, requests: list[PoolRequest], n0: int) -> None:
         _deposit(ctx, p, r)
     p.last = ctx.asof
     p.events.append(("rollover", {"vault_id": p.v.vault_id, "assets": amount(p.assets, p.cur),
-                                  "shares": p.shares, "contributors": len(p.stakes)}))
+                                  "shares": p.shares,
+                                  "contributors": sum(1 for x in p.stakes.values() if x.shares > 0)}))
 
 
 def _book(p: _Pool) -> PoolBook:
