@@ -175,7 +175,8 @@ execution = model(Execution, adapter=st.just("paper"), slippage_bps=bps, fee_bps
 pool_terms = model(PoolTerms, manager_id=ids, creator_id=st.none() | ids, manager_fee_bps=bps, attribution_bps=bps,
                    carry_losses=st.booleans(), rollover_hours=st.integers(1, 24 * 366), min_stake=nonneg,
                    max_capacity=st.none() | nonneg, cooldown_hours=st.integers(0, 24 * 3660),
-                   withdrawal_profit_fee=fraction, manager_min_stake_pct=fraction)
+                   withdrawal_profit_fee=fraction, manager_min_stake_pct=fraction,
+                   sunset_days=st.none() | st.integers(1, 3660))
 vault = model(Vault, pooled=st.none() | pool_terms, vault_id=ids, base_currency=currencies,
               crypto_enabled=st.booleans(),
               personas=small_tuple(personas), risk=risk, mirroring=mirroring, strategy=strategy,
@@ -258,7 +259,8 @@ sleeve_fees = model(SleeveFees, currency=currencies, hwm=dec, charged=nonneg, mo
                     month_profit=nonneg)
 stake = model(Stake, shares=nonneg, cost_basis=nonneg, since=asofs, paid_out=nonneg, fees_paid=nonneg)
 pool_book = model(PoolBook, currency=currencies, total_shares=nonneg, assets=dec, nav_per_share=dec, fees_owed=nonneg,
-                  hwm=dec, last_rollover=st.none() | asofs, contributors=small_dict(ids, stake))
+                  hwm=dec, last_rollover=st.none() | asofs, last_active=st.none() | asofs, sunset=st.none() | asofs,
+                  contributors=small_dict(ids, stake))
 pnl_file = model(PnlFile, pools=small_dict(ids, pool_book), cycle=nat, asof=st.none() | asofs,
                  vaults=small_dict(ids, account_pnl),
                  followers=small_dict(ids, small_dict(currencies, core_pnl)),

@@ -175,3 +175,27 @@ def test_a_withdrawal_never_takes_more_than_its_share(assets: int, shares: int, 
     assert out * s <= burned * a + burned  # at most pro rata (+ the virtual unit's part)
     assert burn(s - burned, a - out, s - burned) >= burn(s - burned, a, s)  # those who stay lose nothing
     assert VIRTUAL_SHARES == 10**6
+
+
+def test_sunset_returns_every_stake_after_idle_days(tmp_path: Path) -> None:
+    """Idle two days after B's deposit (no fill, no request): the next rollover returns
+    M's 900 and B's 100 (no profit, no fee), and the pool takes no deposit after."""
+    sc = pool_home(tmp_path, ["100"] * 6, sunset_days=2)
+    at(sc, 0)
+    request(Home(tmp_path), "P", "B", "deposit", amount_in=Decimal("100.00"), asof=when(0))
+    at(sc, 3)  # the deposit: the pool was active at 03:00
+    sc.cycles += 1
+    run_cycle(Home(tmp_path), "2026-11-03T02:00:00Z")  # 47 h idle: nothing
+    assert book(sc)["sunset"] is None
+    before = len(read_log(tmp_path))
+    sc.cycles += 1
+    run_cycle(Home(tmp_path), "2026-11-03T03:00:00Z")  # 48 h: sunset at this rollover
+    lines = read_log(tmp_path)[before:]
+    assert data(lines, "pool_sunset")[0]["idle_since"] == "2026-11-01T03:00:00Z"
+    assert {w["contributor_id"]: D(w["paid"]) for w in data(lines, "pool_withdrawal")} == {"B": 100, "M": 900}
+    b = book(sc)
+    assert b["sunset"] == "2026-11-03T03:00:00Z" and b["total_shares"] == "0"
+    assert D(sc.portfolio()["vaults"]["P"]["cash"]["USD"]) == 0
+    with pytest.raises(InputError, match="was sunset"):
+        request(Home(tmp_path), "P", "B", "deposit", amount_in=Decimal("100.00"), asof="2026-11-03T04:00:00Z")
+    sc.replays()

@@ -191,6 +191,9 @@ class PoolTerms(Model):
     """Share of a withdrawal's profit over its cost basis paid to the manager (seed 004)."""
     manager_min_stake_pct: Fraction = Decimal(0)
     """The manager may not withdraw below this fraction of all shares."""
+    sunset_days: int | None = Field(default=None, ge=1, le=3660)
+    """A pool with no fill and no request processed for this many days returns every stake
+    at its next rollover (once it holds no position); None: never."""
 
 
 class Vault(Model):
@@ -523,6 +526,10 @@ class PoolBook(Model):
     hwm: Dec
     """The vault's cumulative realized PnL already charged manager and attribution fees."""
     last_rollover: Asof | None = None
+    last_active: Asof | None = None
+    """The last cycle with a fill of the vault or a request processed (what sunset counts from)."""
+    sunset: Asof | None = None
+    """When the pool returned every stake for idleness; it takes no deposit after."""
     contributors: dict[Id, Stake] = {}
 
 

@@ -55,6 +55,10 @@ def _assets(pnl: PnlFile, v: Vault) -> Decimal:
 def _check_deposit(v: Vault, t: PoolTerms, pnl: PnlFile, pending: list[PoolRequest], who: str,
                    amt: Decimal) -> None:
     step = cash_step(v.base_currency)
+    book0 = _book(pnl, v)
+    if book0 is not None and book0.sunset is not None:
+        raise InputError("memory/pnl_summary.json", f"/pools/{v.vault_id}/sunset", f"vault {v.vault_id} was sunset "
+                         f"at {book0.sunset} and returned every stake", "deposit into another pooled vault")
     if amt <= 0 or amt != amt.quantize(step):
         raise InputError(ARGS, "/amount", f"expected a positive amount in steps of {step} {v.base_currency}, "
                          f"found {canonical.fmt_decimal(amt)}", "give the amount to the minor unit, such as 100.00")

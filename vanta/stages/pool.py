@@ -38,6 +38,8 @@ class _Pool:
     hwm: Decimal
     last: str | None
     stakes: dict[str, Stake]
+    active: str | None = None
+    sunset: str | None = None
     events: list[Event] = field(default_factory=list)
     entries: list[LedgerEntry] = field(default_factory=list)
     waiting: list[PoolRequest] = field(default_factory=list)
@@ -63,13 +65,14 @@ def _open(v: Vault, terms: PoolTerms, book: PoolBook | None, acct: Account, ctx:
     cash, equity = _equity(acct, v.base_currency, dict(ctx.snap.prices))
     if book is not None:
         return _Pool(v, terms, cash, equity, book.total_shares, book.fees_owed, book.hwm, book.last_rollover,
-                     dict(book.contributors))
+                     dict(book.contributors), active=book.last_active, sunset=book.sunset)
     # A new pool: the account's equity is the manager's seed stake.
     seed = mint(units(equity, v.base_currency), ZERO, ZERO)
     zero = ZERO.quantize(cash_step(v.base_currency))
     stakes = ({terms.manager_id: Stake.make(shares=seed, cost_basis=equity, since=ctx.asof, paid_out=zero,
                                             fees_paid=zero)} if seed > 0 else {})
-    p = _Pool(v, terms, cash, equity, seed, ZERO.quantize(cash_step(v.base_currency)), cum, None, stakes)
+    p = _Pool(v, terms, cash, equity, seed, ZERO.quantize(cash_step(v.base_currency)), cum, None, stakes,
+              active=ctx.asof)
     p.events.append(("pool_opened", {"vault_id": v.vault_id, "manager_id": terms.manager_id, "assets": equity,
                                      "shares": seed}))
     return p
@@ -111,15 +114,15 @@ def _wait(p: _Pool, r: PoolRequest, reason: str) -> None:
     p.events.append(("pool_request_waiting", {"request_id": r.request_id, "reason": reason}))
 
 
-def _withdraw(ctx: Ctx, p: _Pool, r: PoolRequest, n0: int) -> None:
+def _withdraw(ctx: Ctx, p: _Pool, r: PoolRequest, n0: int, sunset: bool = False) -> None:
     st = p.stakes.get(r.contributor_id)
     if st is None or st.shares <= 0:
         return _refuse(p, r, "no_shares")
     s = st.shares if r.all else min(r.shares, st.shares)
     t = p.terms
-    if r.contributor_id == t.manager_id and st.shares - s < t.manager_min_stake_pct * (p.shares - s):
+    if not sunset and r.contributor_id == t.manager_id and st.shares - s < t.manager_min_stake_pct * (p.shares - s):
         return _refuse(p, r, "manager_min_stake")
-    if seconds_between(st.since, ctx.asof) < t.cooldown_hours * 3600:
+    if not sunset and seconds_between(st.since, ctx.asof) < t.cooldown_hours * 3600:
         return _wait(p, r, "cooldown")
     out = withdrawal(s, st.shares, st.cost_basis, p.assets, p.shares, t.withdrawal_profit_fee, p.cur)
     if out.gross > p.cash:
@@ -146,6 +149,8 @@ def _deposit(ctx: Ctx, p: _Pool, r: PoolRequest) -> None:
     amt = floor(r.amount, cash_step(p.cur))
     t = p.terms
     st = p.stakes.get(r.contributor_id)
+    if p.sunset is not None:
+        return _refuse(p, r, "sunset")
     if t.max_capacity is not None and amount(p.assets, p.cur) + amt > t.max_capacity:
         return _refuse(p, r, "max_capacity")
     if (st is None or st.shares == 0) and amt < t.min_stake:
@@ -165,16 +170,47 @@ def _deposit(ctx: Ctx, p: _Pool, r: PoolRequest) -> None:
     return None
 
 
+def _sunset_due(ctx: Ctx, p: _Pool) -> bool:
+    days = p.terms.sunset_days
+    if days is None or p.sunset is not None or p.active is None or p.shares <= 0:
+        return False
+    if seconds_between(p.active, ctx.asof) < days * 86400:
+        return False
+    assert ctx.portfolio is not None
+    if ctx.portfolio.vaults[p.v.vault_id].positions:
+        p.events.append(("pool_sunset_waiting", {"vault_id": p.v.vault_id, "reason": "open_positions",
+                                                 "idle_since": p.active}))
+        return False
+    return True
+
+
+def _sunset(ctx: Ctx, p: _Pool, n0: int) -> None:
+    """Idle past sunset_days: every stake is withdrawn in full, in contributor order, at
+    this rollover's NAV (each burn rounds down, so no one gains from another's)."""
+    p.events.append(("pool_sunset", {"vault_id": p.v.vault_id, "idle_since": p.active,
+                                     "days": p.terms.sunset_days}))
+    for cid, st in sorted(p.stakes.items()):
+        if st.shares > 0:
+            req = PoolRequest.make(request_id=f"{ctx.asof}-sunset-{cid}", vault_id=p.v.vault_id, contributor_id=cid,
+                                   kind="withdraw", amount=ZERO, shares=ZERO, all=True, asof=ctx.asof)
+            _withdraw(ctx, p, req, n0, sunset=True)
+    p.sunset = ctx.asof
+
+
 def _rollover(ctx: Ctx, p: _Pool, requests: list[PoolRequest], n0: int) -> None:
     if p.fees_owed > 0 and p.fees_owed <= p.cash:
         p.events.append(("pool_fees_paid", {"vault_id": p.v.vault_id, "amount": p.fees_owed}))
         p.cash -= p.fees_owed
         p.equity -= p.fees_owed
         p.fees_owed = ZERO.quantize(cash_step(p.cur))
+    if _sunset_due(ctx, p):
+        _sunset(ctx, p, n0)
     for r in [r for r in requests if r.kind == "withdraw"]:
         _withdraw(ctx, p, r, n0)
     for r in [r for r in requests if r.kind == "deposit"]:
         _deposit(ctx, p, r)
+    if any(k in ("pool_deposit", "pool_withdrawal") for k, _ in p.events):
+        p.active = ctx.asof
     p.last = ctx.asof
     p.events.append(("rollover", {"vault_id": p.v.vault_id, "assets": amount(p.assets, p.cur),
                                   "shares": p.shares,
@@ -185,8 +221,8 @@ def _book(p: _Pool) -> PoolBook:
     assets = amount(p.assets, p.cur)
     nav = half_even(assets * NAV_UNIT / p.shares, Decimal("0.00000001")) if p.shares > 0 else ZERO
     return PoolBook.make(currency=p.cur, total_shares=p.shares, assets=assets, nav_per_share=nav,
-                         fees_owed=p.fees_owed, hwm=p.hwm, last_rollover=p.last,
-                         contributors=dict(sorted(p.stakes.items())))
+                         fees_owed=p.fees_owed, hwm=p.hwm, last_rollover=p.last, last_active=p.active,
+                         sunset=p.sunset, contributors=dict(sorted(p.stakes.items())))
 
 
 def run(ctx: Ctx) -> Ctx:
@@ -207,6 +243,8 @@ def run(ctx: Ctx) -> Ctx:
         old = prev.vaults.get(vid)
         cum = (old.realized_pnl if old else ZERO) + r
         p = _open(v, v.pooled, books.get(vid), vaults[vid], ctx, cum)
+        if f"vault:{vid}" in ctx.realized:  # the vault traded this cycle
+            p.active = ctx.asof
         _manager_fees(ctx, p, cum, r, len(entries))
         mine = [q for q in ctx.queue.requests if q.vault_id == vid]
         if rollover_due(p.last, ctx.asof, v.pooled.rollover_hours):
