@@ -199,3 +199,33 @@ def test_sunset_returns_every_stake_after_idle_days(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="was sunset"):
         request(Home(tmp_path), "P", "B", "deposit", amount_in=Decimal("100.00"), asof="2026-11-03T04:00:00Z")
     sc.replays()
+
+
+@pytest.mark.parametrize("point", ["staged_file", "before_journal", "after_journal", "renamed_file", "appended",
+                                   "before_journal_removed"])
+def test_a_crash_in_a_deposit_leaves_old_or_new_state(tmp_path: Path, point: str) -> None:
+    """The request commits through the journal: killed at any point, the next command sees
+    the queue without the request (before the journal) or with it (after), never a mix,
+    and the rollover then mints it once or not at all."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    sc = pool_home(tmp_path, ["100", "100"])
+    at(sc, 0)
+    old = (tmp_path / "memory" / "autotrade_queue.json").read_bytes()
+    env = {**os.environ, "VANTA_CRASH_AT": point}
+    r = subprocess.run([sys.executable, "-m", "vanta", "deposit", "P", "B", "100.00", "--home", str(tmp_path),
+                        "--asof", when(0)], env=env, capture_output=True, text=True)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    v = subprocess.run([sys.executable, "-m", "vanta", "verify", "--home", str(tmp_path)],
+                       env={k: x for k, x in os.environ.items() if k != "VANTA_CRASH_AT"}, capture_output=True,
+                       text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
+    queue = (tmp_path / "memory" / "autotrade_queue.json").read_bytes()
+    landed = queue != old
+    assert landed == (point not in ("staged_file", "before_journal"))
+    at(sc, 3)
+    assert ("B" in book(sc)["contributors"]) == landed
+    sc.replays()
