@@ -83,7 +83,8 @@ def render(data: dict[str, Any], max_rows: int = 50) -> None:
         p = f["pnl"]
         t.add_row(f["follower_id"], f"{f['quote']}/{f['sleeve']}", f["vault_id"], f["mode"], f["status"],
                   money(p, "equity"), money(p, "realized_pnl"), money(p, "unrealized_pnl"),
-                  money(p, "trading_fees"), str(f["fees"]["charged"]), str(f["fees"]["realized_net_of_fees"]),
+                  money(p, "trading_fees"), "-" if p is None else str(f["fees"]["charged"]),
+                  "-" if p is None else str(f["fees"]["realized_net_of_fees"]),
                   money(p, "tracking_error"))
     if len(fs) > max_rows:
         t.caption = f"{len(fs) - max_rows} more: use --json for all"
