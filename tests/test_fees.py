@@ -170,3 +170,22 @@ def test_flat_fee_needs_an_amount(tmp_path: Path) -> None:
 
 def test_next_month() -> None:
     assert [next_month(m) for m in ("2026-01", "2026-11", "2026-12")] == ["2026-02", "2026-12", "2027-01"]
+
+
+def test_a_sleeve_fee_overrides_the_followers(tmp_path: Path) -> None:
+    """Quiet on the follower's perf_share 20%, Flash with its own 50%: each sleeve is billed
+    on its own realized PnL and mark, under its own terms."""
+    sc = Scenario(tmp_path, prices={"ETH": ["100", "110"]}, vaults=[vault("V", ["ETH"])],
+                  followers=[{"follower_id": "F", "fee_model": {"perf_share": "0.2"}, "cores": [core("USD", "F", [
+                      sleeve("quiet", allocation="50000"),
+                      sleeve("flash", allocation="50000", fee={"perf_share": "0.5"})], tradeable="100000")]}],
+                  cash={"F": {"USD": "100000.00"}}, vault_cash={"V": "100000.00"})
+    sc.cycle(BUY)
+    sc.cycle(SELL)
+    es = {e["sleeve"]: e for e in ledger(tmp_path)}
+    pnl = sc.pnl()["followers"]["F"]["USD"]["sleeves"]
+    assert D(pnl["quiet"]["realized_pnl"]) == D(pnl["flash"]["realized_pnl"]) == 5000
+    assert (D(es["quiet"]["fee_usd"]), D(es["flash"]["fee_usd"])) == (1000, 2500)
+    fees = read_json(tmp_path, "pnl_summary.json")["fees"]["F"]
+    assert (D(fees["quiet"]["charged"]), D(fees["flash"]["charged"])) == (1000, 2500)
+    sc.replays()

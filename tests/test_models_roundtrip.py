@@ -211,7 +211,7 @@ def _mode_terms_ok(kw: dict[str, Any]) -> bool:
 sleeve = model_where(Sleeve, _mode_terms_ok, sleeve_id=ids, vault_id=ids,
                      profit=st.sampled_from(["compound", "sweep"]), allocation=st.none() | nonneg, mode=modes,
                      scale=scale, ratio=st.none() | positive, amount=st.none() | positive,
-                     persona=st.none() | personas, paused=st.booleans())
+                     persona=st.none() | personas, paused=st.booleans(), fee=st.none() | fee_terms)
 
 
 def _allocations_ok(kw: dict[str, Any]) -> bool:

@@ -337,6 +337,8 @@ class Sleeve(Model):
     """None: the follower's persona."""
     paused: Flag = False
     """No new buys; sells (exits) go on."""
+    fee: FeeTerms | None = None
+    """This sleeve's fee agreement; None: the follower's `fee_model`."""
 
     @model_validator(mode="after")
     def _mode_terms(self) -> Self:

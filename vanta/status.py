@@ -38,7 +38,7 @@ def collect(home: Home) -> dict[str, Any]:
                 "status": ("killed" if f.kill_switch else "paused" if core.paused or s.paused else f.status),
                 "core": None if cp is None else {k: v for k, v in cp.to_json().items() if k != "sleeves"},
                 "pnl": sp.to_json() if sp else None,
-                "fees": _fees(f.fee_model.type, mem.pnl.fees.get(f.follower_id, {}).get(s.sleeve_id), sp)})
+                "fees": _fees((s.fee or f.fee_model).type, mem.pnl.fees.get(f.follower_id, {}).get(s.sleeve_id), sp)})
     queue = [o.to_json() for o in mem.queue.orders]
     pools = [{"vault_id": vid, **{k: x for k, x in b.to_json().items() if k != "contributors"},
               "contributors": register(b)} for vid, b in sorted(mem.pnl.pools.items())]

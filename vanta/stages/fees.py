@@ -1,6 +1,7 @@
 """Stage 11, fees: crystallize fees on realized profit into pnl_ledger.jsonl.
 
-Each follower sleeve is a billing unit with the follower's `fee_model` (README: Fees):
+Each follower sleeve is a billing unit with its own `fee`, else the follower's `fee_model`
+(README: Fees):
 - performance: `perf_share` of the sleeve's cumulative realized PnL (net of trading
   fees) above its high-water mark, rounded down to the minor unit; the mark moves up
   to the cumulative figure, so no profit is charged twice and none while under water;
@@ -36,25 +37,25 @@ class _Biller:
         self.cycle, self.asof, self.orders = cycle, asof, orders
         self.entries: list[LedgerEntry] = []
 
-    def charge(self, f: Follower, sid: str, vid: str, st: SleeveFees, *, charge: str, period: str,
+    def charge(self, f: Follower, terms: FeeTerms, sid: str, vid: str, st: SleeveFees, *, charge: str, period: str,
                gross: Decimal, fee: Decimal, hwm_after: Decimal) -> None:
         orders = self.orders.get((f.follower_id, sid), ()) if charge == "performance" else ()
         self.entries.append(LedgerEntry.make(
-            user_id=f.follower_id, vault_id=vid, fee_type=f.fee_model.type, pnl_gross=gross, fee_usd=fee,
+            user_id=f.follower_id, vault_id=vid, fee_type=terms.type, pnl_gross=gross, fee_usd=fee,
             asof=self.asof, cycle=self.cycle, hwm_before=st.hwm, hwm_after=hwm_after,
             entry_id=f"{self.cycle}-{len(self.entries) + 1}", sleeve=sid, currency=st.currency,
             charge=charge, period=period, orders=orders, payee=None))
 
 
-def _close_months(b: _Biller, f: Follower, sid: str, vid: str, st: SleeveFees, month: str) -> SleeveFees:
+def _close_months(b: _Biller, f: Follower, terms: FeeTerms, sid: str, vid: str, st: SleeveFees,
+                  month: str) -> SleeveFees:
     """Bill every month that closed since the sleeve's open month, then open `month`."""
-    terms = f.fee_model
     while st.month < month:
         if terms.type != "perf_share" and terms.flat_usd is not None and f.status == "active":
             flat = floor(terms.flat_usd, cash_step(st.currency))
             fee = flat if terms.type == "flat" else max(flat - st.month_perf, ZERO)
             if fee > 0:
-                b.charge(f, sid, vid, st, charge="flat" if terms.type == "flat" else "topup", period=st.month,
+                b.charge(f, terms, sid, vid, st, charge="flat" if terms.type == "flat" else "topup", period=st.month,
                          gross=st.month_profit, fee=fee, hwm_after=st.hwm)
                 st = st.model_copy(update={"charged": st.charged + fee})
         zero = ZERO.quantize(cash_step(st.currency))
@@ -62,18 +63,18 @@ def _close_months(b: _Biller, f: Follower, sid: str, vid: str, st: SleeveFees, m
     return st
 
 
-def _performance(b: _Biller, f: Follower, sid: str, vid: str, st: SleeveFees, realized: Decimal) -> SleeveFees:
+def _performance(b: _Biller, f: Follower, terms: FeeTerms, sid: str, vid: str, st: SleeveFees,
+                 realized: Decimal) -> SleeveFees:
     """Charge perf_share of realized PnL above the high-water mark and raise the mark."""
     if realized <= st.hwm:
         return st  # under water, or nothing new: no fee
     gross = realized - st.hwm
-    terms: FeeTerms = f.fee_model
     if terms.type == "flat":
         # The flat fee covers this profit; the mark still moves so that a later switch to
         # a performance fee never bills profit made under the flat one.
         return st.model_copy(update={"hwm": realized})
     fee = floor(gross * terms.perf_share, cash_step(st.currency))
-    b.charge(f, sid, vid, st, charge="performance", period=st.month, gross=gross, fee=fee, hwm_after=realized)
+    b.charge(f, terms, sid, vid, st, charge="performance", period=st.month, gross=gross, fee=fee, hwm_after=realized)
     return st.model_copy(update={"hwm": realized, "charged": st.charged + fee, "month_perf": st.month_perf + fee,
                                  "month_profit": st.month_profit + gross})
 
@@ -88,15 +89,15 @@ def _sells(ctx: Ctx) -> dict[tuple[str, str], tuple[str, ...]]:
     return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
-def _sleeves(ctx: Ctx) -> Iterator[tuple[Follower, str, str, str, Decimal]]:
-    """(follower, quote, sleeve, vault, cumulative realized PnL) for every sleeve with books."""
+def _sleeves(ctx: Ctx) -> Iterator[tuple[Follower, FeeTerms, str, str, str, Decimal]]:
+    """(follower, fee terms, quote, sleeve, vault, cumulative realized PnL) for every sleeve with books."""
     assert ctx.pnl is not None
     for f in ctx.registry.followers:
         cores = ctx.pnl.followers.get(f.follower_id, {})
         for c, s in f.sleeves():
             sp = cores[c.quote].sleeves.get(s.sleeve_id) if c.quote in cores else None
             if sp is not None:
-                yield f, c.quote, s.sleeve_id, s.vault_id, sp.realized_pnl
+                yield f, s.fee or f.fee_model, c.quote, s.sleeve_id, s.vault_id, sp.realized_pnl
 
 
 def run(ctx: Ctx) -> Ctx:
@@ -105,14 +106,14 @@ def run(ctx: Ctx) -> Ctx:
     old = ctx.mem.pnl.fees
     b = _Biller(ctx.cycle, ctx.asof, _sells(ctx))
     state: dict[str, dict[str, SleeveFees]] = {}
-    for f, quote, sid, vid, realized in _sleeves(ctx):
+    for f, terms, quote, sid, vid, realized in _sleeves(ctx):
         st = old.get(f.follower_id, {}).get(sid)
         if st is None or st.currency != quote:
             zero = ZERO.quantize(cash_step(quote))
             st = SleeveFees.make(currency=quote, hwm=zero, charged=zero, month=month, month_perf=zero,
                                  month_profit=zero)
-        st = _close_months(b, f, sid, vid, st, month)
-        st = _performance(b, f, sid, vid, st, realized)
+        st = _close_months(b, f, terms, sid, vid, st, month)
+        st = _performance(b, f, terms, sid, vid, st, realized)
         state.setdefault(f.follower_id, {})[sid] = st
     # A sleeve the registry no longer names keeps its record: its mark still stands.
     for fid, per in old.items():
