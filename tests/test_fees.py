@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from logbooks import D, read_json, read_log
 from test_sleeves import Scenario, core, sleeve, vault
 
 from vanta.cycle import run_cycle
 from vanta.errors import InputError
 from vanta.home import Home
-from vanta.stages.fees import next_month
+from vanta.models import FeeTerms, Follower, SleeveFees
+from vanta.stages.fees import _Biller, _close_months, _performance, next_month
 
 
 def ledger(root: Path) -> list[dict[str, Any]]:
@@ -189,3 +192,46 @@ def test_a_sleeve_fee_overrides_the_followers(tmp_path: Path) -> None:
     fees = read_json(tmp_path, "pnl_summary.json")["fees"]["F"]
     assert (D(fees["quiet"]["charged"]), D(fees["flash"]["charged"])) == (1000, 2500)
     sc.replays()
+
+
+# ---------------------------------------------------------------- the rules, over random histories
+
+MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04", "2026-05", "2026-06"]
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(kind=st.sampled_from(["perf_share", "flat", "performance_or_flat"]),
+       share=st.sampled_from(["0", "0.1", "0.2", "0.333"]), flat=st.sampled_from(["0", "100", "2000.005"]),
+       steps=st.lists(st.tuples(st.integers(0, 5), st.integers(-500000, 500000)), min_size=1, max_size=25))
+def test_fee_rules_over_random_histories(kind: str, share: str, flat: str, steps: list[tuple[int, int]]) -> None:
+    """Cycles in non-decreasing months with any cumulative realized PnL (in cents): the
+    performance grosses sum to the best realized figure above zero (never twice, never under
+    water), each fee is its share rounded down, and every closed month pays the flat fee
+    (flat) or the greater of its performance fees and the flat fee (performance_or_flat)."""
+    terms = FeeTerms.model_validate({"type": kind, "perf_share": share, **({} if kind == "perf_share" else
+                                                                          {"flat_usd": flat})})
+    f = Follower.model_validate({"follower_id": "F", "fee_model": terms.to_json()})
+    steps = sorted(steps, key=lambda s: s[0])
+    z = Decimal("0.00")
+    state = SleeveFees.make(currency="USD", hwm=z, charged=z, month=MONTHS[steps[0][0]], month_perf=z, month_profit=z)
+    b = _Biller(1, "2026-01-01T00:00:00Z", {})
+    best = Decimal(0)
+    for m, cents in steps:
+        realized = Decimal(cents) / 100
+        state = _close_months(b, f, terms, "s", "V", state, MONTHS[m])
+        state = _performance(b, f, terms, "s", "V", state, realized)
+        best = max(best, realized)
+    perf = [e for e in b.entries if e.charge == "performance"]
+    assert state.hwm == best
+    if kind != "flat":
+        assert sum((e.pnl_gross for e in perf), Decimal(0)) == best
+    assert all(e.fee_usd == (e.pnl_gross * Decimal(share)).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
+               for e in perf)
+    assert state.charged == sum((e.fee_usd for e in b.entries), Decimal(0))
+    closed = MONTHS[steps[0][0]:steps[-1][0]]
+    flat_cents = Decimal(flat).quantize(Decimal("0.01"), rounding="ROUND_FLOOR")
+    for month in closed:
+        paid = sum((e.fee_usd for e in b.entries if e.period == month), Decimal(0))
+        month_perf = sum((e.fee_usd for e in perf if e.period == month), Decimal(0))
+        want = {"perf_share": month_perf, "flat": flat_cents, "performance_or_flat": max(month_perf, flat_cents)}
+        assert paid == want[kind], (month, paid, want)
