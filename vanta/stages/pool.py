@@ -124,7 +124,9 @@ def _withdraw(ctx: Ctx, p: _Pool, r: PoolRequest, n0: int, sunset: bool = False)
         return _refuse(p, r, "manager_min_stake")
     if not sunset and seconds_between(st.since, ctx.asof) < t.cooldown_hours * 3600:
         return _wait(p, r, "cooldown")
-    out = withdrawal(s, st.shares, st.cost_basis, p.assets, p.shares, t.withdrawal_profit_fee, p.cur)
+    # The manager pays no fee to itself.
+    rate = ZERO if r.contributor_id == t.manager_id else t.withdrawal_profit_fee
+    out = withdrawal(s, st.shares, st.cost_basis, p.assets, p.shares, rate, p.cur)
     if out.gross > p.cash:
         return _wait(p, r, "insufficient_cash")
     p.cash -= out.gross
