@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test bench bench-ccxt lint schema example
+.PHONY: demo test bench bench-ccxt bench-fees lint schema example
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m vanta.bench
+
+bench-fees: $(STAMP)
+	$(BIN)/python -m vanta.bench_fees
 
 schema: $(STAMP)
 	$(BIN)/vanta schema schemas

@@ -58,6 +58,9 @@ from vanta.models import (
     Order,
     OverlayFile,
     PnlFile,
+    PoolBook,
+    PoolRequest,
+    PoolTerms,
     PortfolioFile,
     QueueFile,
     RegistryFile,
@@ -65,8 +68,10 @@ from vanta.models import (
     Score,
     Sleeve,
     SleeveBook,
+    SleeveFees,
     SleevePnl,
     Span,
+    Stake,
     Strategy,
     Vault,
     VaultFile,
@@ -157,8 +162,9 @@ def model_where(cls: type[Model], ok: Any, **fields: st.SearchStrategy) -> st.Se
     return st.fixed_dictionaries(fields).filter(ok).map(lambda kw: cls(**kw))
 
 
-fee_terms = model(FeeTerms, type=st.sampled_from(["perf_share", "flat", "performance_or_flat"]),
-                  perf_share=fraction, flat_usd=st.none() | nonneg)
+fee_terms = model_where(FeeTerms, lambda kw: kw["type"] == "perf_share" or kw["flat_usd"] is not None,
+                        type=st.sampled_from(["perf_share", "flat", "performance_or_flat"]),
+                        perf_share=fraction, flat_usd=st.none() | nonneg)
 risk = model(Risk, max_drawdown=fraction, max_single_pos_pct=fraction, rebalance_band=fraction)
 modes = st.sampled_from(["proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades"])
 mirroring = model(Mirroring, mode=modes, min_account_equity=nonneg, fee=fee_terms,
@@ -166,7 +172,13 @@ mirroring = model(Mirroring, mode=modes, min_account_equity=nonneg, fee=fee_term
 strategy = model(Strategy, kind=st.sampled_from(["conviction_file", "momentum"]), lookback=st.integers(1, 250),
                  full_scale=positive)
 execution = model(Execution, adapter=st.just("paper"), slippage_bps=bps, fee_bps=bps)
-vault = model(Vault, vault_id=ids, base_currency=currencies, crypto_enabled=st.booleans(),
+pool_terms = model(PoolTerms, manager_id=ids, creator_id=st.none() | ids, manager_fee_bps=bps, attribution_bps=bps,
+                   carry_losses=st.booleans(), rollover_hours=st.integers(1, 24 * 366), min_stake=nonneg,
+                   max_capacity=st.none() | nonneg, cooldown_hours=st.integers(0, 24 * 3660),
+                   withdrawal_profit_fee=fraction, manager_min_stake_pct=fraction,
+                   sunset_days=st.none() | st.integers(1, 3660))
+vault = model(Vault, pooled=st.none() | pool_terms, vault_id=ids, base_currency=currencies,
+              crypto_enabled=st.booleans(),
               personas=small_tuple(personas), risk=risk, mirroring=mirroring, strategy=strategy,
               universe=small_tuple(symbols), execution=execution)
 market = model(Market, quote=currencies, lot_size=positive, tick_size=positive, min_notional=nonneg)
@@ -200,7 +212,7 @@ def _mode_terms_ok(kw: dict[str, Any]) -> bool:
 sleeve = model_where(Sleeve, _mode_terms_ok, sleeve_id=ids, vault_id=ids,
                      profit=st.sampled_from(["compound", "sweep"]), allocation=st.none() | nonneg, mode=modes,
                      scale=scale, ratio=st.none() | positive, amount=st.none() | positive,
-                     persona=st.none() | personas, paused=st.booleans())
+                     persona=st.none() | personas, paused=st.booleans(), fee=st.none() | fee_terms)
 
 
 def _allocations_ok(kw: dict[str, Any]) -> bool:
@@ -243,13 +255,25 @@ sleeve_pnl = model(SleevePnl, equity=dec, cash=dec, market_value=dec, cost_basis
                    tracking_value=dec)
 core_pnl = model(CorePnl, total_coins=dec, core_cash=dec, tradeable=dec, equity=dec, returned=dec,
                  sleeves=small_dict(ids, sleeve_pnl))
-pnl_file = model(PnlFile, cycle=nat, asof=st.none() | asofs, vaults=small_dict(ids, account_pnl),
-                 followers=small_dict(ids, small_dict(currencies, core_pnl)))
+months = st.builds(lambda y, m: f"{y:04d}-{m:02d}", st.integers(1970, 2199), st.integers(1, 12))
+sleeve_fees = model(SleeveFees, currency=currencies, hwm=dec, charged=nonneg, month=months, month_perf=nonneg,
+                    month_profit=nonneg)
+stake = model(Stake, shares=nonneg, cost_basis=nonneg, since=asofs, paid_out=nonneg, fees_paid=nonneg)
+pool_book = model(PoolBook, currency=currencies, total_shares=nonneg, assets=dec, nav_per_share=dec, fees_owed=nonneg,
+                  hwm=dec, last_rollover=st.none() | asofs, last_active=st.none() | asofs, sunset=st.none() | asofs,
+                  contributors=small_dict(ids, stake))
+pnl_file = model(PnlFile, pools=small_dict(ids, pool_book), cycle=nat, asof=st.none() | asofs,
+                 vaults=small_dict(ids, account_pnl),
+                 followers=small_dict(ids, small_dict(currencies, core_pnl)),
+                 fees=small_dict(ids, small_dict(ids, sleeve_fees)))
 
 order = model(Order, client_order_id=text, cycle=anyint, vault_id=ids, account=text, sleeve=ids,
               symbol=symbols, side=st.sampled_from(["buy", "sell"]), qty=positive, price=positive,
               status=st.sampled_from(["staged", "submitting", "open", "retry"]), attempts=anyint)
-queue_file = model(QueueFile, orders=small_tuple(order))
+pool_request = model(PoolRequest, request_id=text, vault_id=ids, contributor_id=ids,
+                     kind=st.sampled_from(["deposit", "withdraw"]), amount=nonneg, shares=nonneg, all=st.booleans(),
+                     asof=asofs)
+queue_file = model(QueueFile, orders=small_tuple(order), requests=small_tuple(pool_request))
 
 fill = model(Fill, client_order_id=text, status=st.sampled_from(["filled", "rejected", "deferred"]), qty=nonneg,
              price=nonneg, fee=nonneg, cash=dec, reason=st.none() | text)
@@ -260,9 +284,13 @@ market_snapshot = model(MarketSnapshot, cycle=anyint, asof=asofs, bar=nat, bar_t
                         prices=small_dict(symbols, positive), history=small_dict(symbols, small_tuple(positive)),
                         markets=small_dict(symbols, market))
 
+charges = st.sampled_from(["performance", "flat", "topup", "manager", "attribution", "withdrawal"])
 ledger_entry = model(LedgerEntry, user_id=ids, vault_id=ids,
-                     fee_type=st.sampled_from(["perf_share", "flat", "performance_or_flat"]), pnl_gross=dec,
-                     fee_usd=nonneg, asof=asofs, cycle=anyint, hwm_before=dec, hwm_after=dec)
+                     fee_type=st.sampled_from(["perf_share", "flat", "performance_or_flat", "manager_fee",
+                                               "attribution_fee", "withdrawal_fee"]), pnl_gross=dec,
+                     fee_usd=nonneg, asof=asofs, cycle=anyint, hwm_before=dec, hwm_after=dec, entry_id=text,
+                     sleeve=ids, currency=currencies, charge=charges,
+                     period=text, orders=small_tuple(text), payee=st.none() | ids)
 
 # A log line's data as read back from the file: JSON values (vanta writes Decimals in
 # events as fixed-point strings, so a parsed line never holds a Decimal or a float).

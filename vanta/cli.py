@@ -329,6 +329,146 @@ def schema(
         print(path)
 
 
+# ---------------------------------------------------------------- pooled vaults and fees
+
+
+def _pool_report(out: dict[str, Any], json: bool) -> None:
+    if json:
+        _json(out)
+        return
+    r = out["request"]
+    what = r["amount"] if r["kind"] == "deposit" else ("all shares" if r["all"] else f"{r['shares']} shares")
+    print(f"{r['request_id']}: {r['kind']} {what} of {r['vault_id']} by {r['contributor_id']} pending until the "
+          f"next rollover (trade log line {out['log_seq']})")
+
+
+@app.command()
+def deposit(
+    vault_id: Annotated[str, typer.Argument(metavar="VAULT", help="The pooled vault.")],
+    contributor: Annotated[str, typer.Argument(metavar="CONTRIBUTOR", help="Who deposits.")],
+    amount: Annotated[str, typer.Argument(metavar="AMOUNT", help="Coins in the vault's base currency.")],
+    home: HomeOpt = None,
+    asof: AsofOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Request a deposit into a pooled vault: checked against min stake and capacity, then
+    pending until the cycle that crosses the vault's next rollover mints its shares at
+    that cycle's NAV per share.
+
+    Example: vanta deposit V_POOL alice 1000.00 --home ./demo
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from vanta import home as home_mod
+    from vanta.errors import InputError
+    from vanta.pool_admin import request
+
+    if asof is not None:
+        _check_asof(asof)
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise InputError("command line", "/amount", f"expected a decimal amount, found {amount!r}",
+                         "write it like 1000.00") from None
+    if not value.is_finite():
+        raise InputError("command line", "/amount", f"expected a finite amount, found {amount!r}",
+                         "write it like 1000.00")
+    _pool_report(request(home_mod.resolve(home), vault_id, contributor, "deposit", amount_in=value, asof=asof), json)
+
+
+@app.command()
+def withdraw(
+    vault_id: Annotated[str, typer.Argument(metavar="VAULT", help="The pooled vault.")],
+    contributor: Annotated[str, typer.Argument(metavar="CONTRIBUTOR", help="Who withdraws.")],
+    shares: Annotated[Optional[str], typer.Argument(metavar="SHARES", help="Shares to burn.")] = None,  # noqa: UP045
+    all_: Annotated[bool, typer.Option("--all", help="Burn every share the contributor holds.")] = False,
+    home: HomeOpt = None,
+    asof: AsofOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Request a withdrawal from a pooled vault: checked against the shares held, the
+    cooldown and the manager's minimum stake, then pending until the next rollover pays
+    it at that cycle's NAV per share, less the fee on profit over cost basis.
+
+    Example: vanta withdraw V_POOL alice --all --home ./demo
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from vanta import home as home_mod
+    from vanta.errors import InputError
+    from vanta.pool_admin import request
+
+    if asof is not None:
+        _check_asof(asof)
+    if (shares is None) == (not all_):
+        raise InputError("command line", "/shares", "expected SHARES or --all (one of them)",
+                         "vanta withdraw VAULT CONTRIBUTOR 1000000 or --all")
+    try:
+        value = Decimal(shares) if shares is not None else Decimal(0)
+    except InvalidOperation:
+        raise InputError("command line", "/shares", f"expected a whole number, found {shares!r}",
+                         "write it like 1000000") from None
+    out = request(home_mod.resolve(home), vault_id, contributor, "withdraw", shares=value, everything=all_, asof=asof)
+    _pool_report(out, json)
+
+
+@app.command()
+def contributors(
+    vault_id: Annotated[str, typer.Argument(metavar="VAULT", help="The pooled vault.")],
+    home: HomeOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Show a pooled vault's share register: each contributor's shares, value at the last
+    cycle's NAV, cost basis and profit, and the requests pending.
+
+    Example: vanta contributors V_POOL --home ./demo --json
+    """
+    from vanta import home as home_mod
+    from vanta.pool_admin import contributors as run
+
+    out = run(home_mod.resolve(home), vault_id)
+    if json:
+        _json(out)
+        return
+    print(f"{out['vault_id']}: assets {out['assets']} {out['currency']}, {out['total_shares']} shares, "
+          f"NAV per 10^6 shares {out['nav_per_share']}, fees owed {out['fees_owed']}, "
+          f"last rollover {out['last_rollover']}")
+    for r in out["contributors"]:
+        print(f"  {r['contributor_id']}: {r['shares']} shares, value {r['value']}, cost {r['cost_basis']}, "
+              f"profit {r['unrealized_profit']}, paid out {r['paid_out']}, fees paid {r['fees_paid']}")
+    for r in out["pending"]:
+        print(f"  pending {r['request_id']}")
+
+
+fees_app = typer.Typer(no_args_is_help=True, help="Fee statements from the ledger.\n\n"
+                       "Example: vanta fees statement --period 2026-11 --home ./demo")
+app.add_typer(fees_app, name="fees")
+
+
+@fees_app.command("statement")
+def fees_statement(
+    period: Annotated[str, typer.Option(help="The month billed, YYYY-MM.")],
+    out: Annotated[Optional[Path], typer.Option(help="Folder (default: HOME/statements/PERIOD).")] = None,  # noqa: UP045
+    home: HomeOpt = None,
+    json: JsonOpt = False,
+) -> None:
+    """Write one statement per payer (JSON and CSV) for a month, from pnl_ledger.jsonl:
+    every line cites its ledger entry, ledger line and cycle bundle.
+
+    Example: vanta fees statement --period 2026-11 --home ./demo
+    """
+    from vanta import home as home_mod
+    from vanta.statements import write
+
+    res = write(home_mod.resolve(home), period, out)
+    if json:
+        _json(res)
+        return
+    print(f"{len(res['payers'])} statements for {period} in {res['folder']}")
+    for payer, totals in res["payers"].items():
+        print(f"  {payer}: " + ", ".join(f"{t} {c}" for c, t in totals.items()))
+
+
 _fast_exit = False
 
 

@@ -17,11 +17,13 @@ from vanta.models import (
     AllocationFile,
     BrokerAnswers,
     ConvictionFile,
+    LedgerEntry,
     MarketSnapshot,
     Order,
     OverlayFile,
     Persona,
     PnlFile,
+    PoolBook,
     PortfolioFile,
     QueueFile,
     RegistryFile,
@@ -86,8 +88,11 @@ class Ctx:
     portfolio: PortfolioFile | None = None
     realized: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """account -> (realized PnL, trading fees) booked this cycle."""
+    pools: Mapping[str, PoolBook] | None = None
+    """vault_id -> pooled vault's share register after the pool stage (None: stage not run)."""
     pnl: PnlFile | None = None
-    ledger: tuple[dict[str, Any], ...] = ()
+    ledger: tuple[LedgerEntry, ...] = ()
+    """Fee charges the fees stage made this cycle, in order (appended to pnl_ledger.jsonl)."""
     events: tuple[Event, ...] = ()
     outputs: Mapping[str, bytes] = field(default_factory=dict)
     log_head: str = ""

@@ -74,10 +74,16 @@ class Model(BaseModel):
 
     @classmethod
     def make(cls, **values: Any) -> Self:
-        """Build from values a stage already holds as valid types, every field given.
+        """Build from values a stage already holds as valid types.
 
         The hot-path twin of model_construct (several times faster): stages make
-        hundreds of thousands of orders and fills, validated when files are read."""
+        hundreds of thousands of orders and fills, validated when files are read.
+        A field left out takes its default (so a field added later cannot leave a
+        model without it); passing every field skips that look-up."""
+        fields = _all_fields(cls)
+        if len(values) != len(fields):
+            for name in fields - values.keys():
+                values[name] = cls.__pydantic_fields__[name].get_default(call_default_factory=True)
         m = cls.__new__(cls)
         object.__setattr__(m, "__dict__", values)
         # One shared set per class: every field is set, and frozen models never add to it.
@@ -118,11 +124,19 @@ class Risk(Model):
 
 
 class FeeTerms(Model):
-    """Fee agreement (charged from the fee issue on; carried, validated, not applied yet)."""
+    """A fee agreement, charged per sleeve by the fees stage (README: Fees)."""
 
     type: Literal["perf_share", "flat", "performance_or_flat"] = "perf_share"
     perf_share: Fraction = Decimal("0.20")
+    """Share of realized profit above the sleeve's high-water mark."""
     flat_usd: NonNeg | None = None
+    """The flat fee per calendar month, in the sleeve's quote currency."""
+
+    @model_validator(mode="after")
+    def _flat_amount(self) -> Self:
+        if self.type != "perf_share" and self.flat_usd is None:
+            raise ValueError(f'fee type {self.type} needs a monthly amount; add "flat_usd", such as "2000"')
+        return self
 
 
 Mode = Literal["proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades"]
@@ -164,6 +178,30 @@ class Execution(Model):
     fee_bps: Bps = Decimal(0)
 
 
+class PoolTerms(Model):
+    """A pooled vault's terms (seeds 002 and 004)."""
+
+    manager_id: Id
+    creator_id: Id | None = None
+    """The strategy's creator, paid `attribution_bps`; None: the manager."""
+    manager_fee_bps: Bps = Decimal(0)
+    attribution_bps: Bps = Decimal(0)
+    carry_losses: Flag = True
+    """true: manager and attribution fees only on realized profit above the pool's high-water
+    mark; false: on every cycle's net realized profit, losses forgotten (an explicit option)."""
+    rollover_hours: int = Field(default=3, ge=1, le=24 * 366)
+    min_stake: NonNeg = Decimal(0)
+    max_capacity: NonNeg | None = None
+    cooldown_hours: int = Field(default=0, ge=0, le=24 * 3660)
+    withdrawal_profit_fee: Fraction = Decimal("0.25")
+    """Share of a withdrawal's profit over its cost basis paid to the manager (seed 004)."""
+    manager_min_stake_pct: Fraction = Decimal(0)
+    """The manager may not withdraw below this fraction of all shares."""
+    sunset_days: int | None = Field(default=None, ge=1, le=3660)
+    """A pool with no fill and no request processed for this many days returns every stake
+    at its next rollover (once it holds no position); None: never."""
+
+
 class Vault(Model):
     vault_id: Id
     base_currency: Currency = "USD"
@@ -174,6 +212,8 @@ class Vault(Model):
     strategy: Strategy = Strategy()
     universe: tuple[Symbol, ...] = ()
     execution: Execution = Execution()
+    pooled: PoolTerms | None = None
+    """Pooled-vault terms: contributors own shares of this vault's model account (README: Pooled vaults)."""
 
 
 class Market(Model):
@@ -308,6 +348,8 @@ class Sleeve(Model):
     """None: the follower's persona."""
     paused: Flag = False
     """No new buys; sells (exits) go on."""
+    fee: FeeTerms | None = None
+    """This sleeve's fee agreement; None: the follower's `fee_model`."""
 
     @model_validator(mode="after")
     def _mode_terms(self) -> Self:
@@ -450,12 +492,70 @@ class CorePnl(Model):
     sleeves: dict[Id, SleevePnl] = {}
 
 
+Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+"""A calendar month, UTC: `2026-11`."""
+
+
+class SleeveFees(Model):
+    """A sleeve's fee state: its high-water mark and what it has been charged."""
+
+    currency: Currency
+    hwm: Dec
+    """The highest cumulative realized PnL (net of trading fees) already charged or forgiven."""
+    charged: NonNeg
+    """Every fee charged to date (the ledger's entries for this sleeve, summed)."""
+    month: Month
+    """The open billing month: the calendar month of the last cycle that saw the sleeve."""
+    month_perf: NonNeg
+    """Performance fees charged in the open month (what a performance_or_flat top-up counts)."""
+    month_profit: NonNeg
+    """Realized profit above the high-water mark crystallized in the open month."""
+
+
+class Stake(Model):
+    """A contributor's shares of a pooled vault and what they paid for them."""
+
+    shares: NonNeg
+    cost_basis: NonNeg
+    since: Asof
+    """When the last deposit was processed (the withdrawal cooldown runs from here)."""
+    paid_out: NonNeg = Decimal(0)
+    """Everything withdrawals paid this contributor, after fees."""
+    fees_paid: NonNeg = Decimal(0)
+    """Withdrawal fees on profit this contributor paid."""
+
+
+class PoolBook(Model):
+    """A pooled vault's share register, as of its last cycle."""
+
+    currency: Currency
+    total_shares: NonNeg
+    assets: Dec
+    """The vault's equity at the snapshot, less fees owed."""
+    nav_per_share: Dec
+    """assets / total_shares x 10^6 (the value of a million shares), half-even to 1e-8."""
+    fees_owed: NonNeg
+    """Manager and attribution fees crystallized, paid out at the next rollover."""
+    hwm: Dec
+    """The vault's cumulative realized PnL already charged manager and attribution fees."""
+    last_rollover: Asof | None = None
+    last_active: Asof | None = None
+    """The last cycle with a fill of the vault or a request processed (what sunset counts from)."""
+    sunset: Asof | None = None
+    """When the pool returned every stake for idleness; it takes no deposit after."""
+    contributors: dict[Id, Stake] = {}
+
+
 class PnlFile(Model):
     schema_version: Literal["vanta.pnl_summary/2"] = _schema("pnl_summary", 2)
     cycle: int = Field(default=0, ge=0)
     asof: Asof | None = None
     vaults: dict[Id, AccountPnl] = {}
     followers: dict[Id, dict[Currency, CorePnl]] = {}
+    fees: dict[Id, dict[Id, SleeveFees]] = {}
+    """follower id -> sleeve id -> fee state (written by the fees stage)."""
+    pools: dict[Id, PoolBook] = {}
+    """vault id -> share register of a pooled vault (written by the pool stage)."""
 
 
 # ---------------------------------------------------------------- autotrade_queue.json
@@ -479,9 +579,26 @@ class Order(Model):
     attempts: int = 0
 
 
+class PoolRequest(Model):
+    """A pending deposit or withdrawal of a pooled vault, processed at the next rollover."""
+
+    request_id: str
+    vault_id: Id
+    contributor_id: Id
+    kind: Literal["deposit", "withdraw"]
+    amount: NonNeg = Decimal(0)
+    """deposit: coins in the vault's base currency."""
+    shares: NonNeg = Decimal(0)
+    """withdraw: shares to burn (0 with `all`)."""
+    all: Flag = False
+    asof: Asof
+
+
 class QueueFile(Model):
     schema_version: Literal["vanta.autotrade_queue/1"] = _schema("autotrade_queue")
     orders: Annotated[tuple[Order, ...], _sorted_by("client_order_id")] = ()
+    requests: Annotated[tuple[PoolRequest, ...], _sorted_by("request_id")] = ()
+    """Pooled-vault deposits and withdrawals waiting for their rollover."""
 
 
 # ---------------------------------------------------------------- broker answers
@@ -531,17 +648,33 @@ class MarketSnapshot(Model):
 
 
 class LedgerEntry(Model):
-    """One fee charge (seed 000's ledger fields, plus cycle and high-water marks)."""
+    """One fee charge (seed 000's ledger fields, plus cycle and high-water marks).
+
+    `fee_usd` keeps seed 000's name; the amount is in `currency`, the sleeve's quote."""
 
     user_id: Id
     vault_id: Id
-    fee_type: Literal["perf_share", "flat", "performance_or_flat"]
+    fee_type: Literal["perf_share", "flat", "performance_or_flat", "manager_fee", "attribution_fee",
+                      "withdrawal_fee"]
     pnl_gross: Dec
     fee_usd: NonNeg
     asof: Asof
     cycle: int
     hwm_before: Dec
     hwm_after: Dec
+    entry_id: str = ""
+    """`<cycle>-<n>`: unique in the ledger, what a statement line cites."""
+    sleeve: Id = "main"
+    currency: Currency = "USD"
+    charge: Literal["performance", "flat", "topup", "manager", "attribution", "withdrawal"] = "performance"
+    """performance: a share of profit above the high-water mark; flat: a month's flat fee;
+    topup: what a performance_or_flat month's performance fees fell short of the flat fee."""
+    period: str = ""
+    """The calendar month (`2026-11`) the charge bills."""
+    orders: tuple[str, ...] = ()
+    """Client order ids of the sleeve's sells filled in `cycle` (a performance charge's closes)."""
+    payee: Id | None = None
+    """Pooled-vault fees: who is paid (manager, creator); None: vanta."""
 
 
 class LogLine(Model):

@@ -14,7 +14,7 @@ from vanta.models import MEMORY_FILES
 from vanta.replay import recorded_span
 from vanta.stages.commit import seal
 
-ADMIN_KINDS = ("registry_update",)
+ADMIN_KINDS = ("registry_update", "pool_request")
 """Log lines written between cycles by admin commands (`vanta onboard`, `vanta offboard`)."""
 
 
@@ -34,7 +34,8 @@ def check_log(raw: bytes, admin: dict[int, AdminLine] | None = None) -> tuple[li
     problems: list[str] = []
     head, seq = GENESIS, 0
     start = 0
-    for n, line in enumerate(raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n"), 1):
+    lines = raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n") if raw else []  # empty: a new home
+    for n, line in enumerate(lines, 1):
         where = f"memory/trade_log.jsonl:line {n}"
         try:
             rec = canonical.loads(line, "memory/trade_log.jsonl")

@@ -53,8 +53,8 @@ def one_per_market(ctx: Ctx) -> Ctx:
                                                                 "by": by})
     if not drop:
         return ctx
-    queue = QueueFile.make(schema_version=ctx.queue.schema_version,
-                           orders=tuple(o for o in ctx.queue.orders if o.client_order_id not in drop))
+    queue = QueueFile.make(**{**ctx.queue.__dict__,
+                              "orders": tuple(o for o in ctx.queue.orders if o.client_order_id not in drop)})
     return replace(ctx, queue=queue, to_submit=tuple(o for o in ctx.to_submit if o.client_order_id not in drop),
                    events=(*ctx.events, *(drop[k] for k in sorted(drop))))
 
@@ -87,9 +87,9 @@ def run(ctx: Ctx, edge: Edge) -> Ctx:
         kept.append(o.model_copy(update={"status": status, "attempts": o.attempts + 1}))
         events.append(("order_deferred", {"client_order_id": o.client_order_id, "account": o.account,
                                           "status": status, "attempts": o.attempts + 1, "reason": why}))
-    answered = BrokerAnswers.make(schema_version=answers.schema_version,
-                                  fills=tuple(f for f in answers.fills if f.status != "deferred"))
-    queue = QueueFile.make(schema_version=ctx.queue.schema_version, orders=tuple(kept))
+    answered = BrokerAnswers.make(**{**answers.__dict__,
+                                     "fills": tuple(f for f in answers.fills if f.status != "deferred")})
+    queue = QueueFile.make(**{**ctx.queue.__dict__, "orders": tuple(kept)})
     # Deferred orders leave this cycle's books untouched: reconcile sees only the answered.
     return replace(ctx, answers=answered, broker_answers=answers, queue=queue,
                    to_submit=tuple(o for o in ctx.to_submit if o.client_order_id not in later),

@@ -85,7 +85,8 @@ def run(ctx: Ctx) -> Ctx:
         followers[fid] = {q: _core(cores.get(q), b, old.get(q), q, ctx, fid, vault_w, vault_of)
                           for q, b in books.items()}
     pnl = PnlFile.make(schema_version=prev.schema_version, cycle=ctx.cycle, asof=ctx.asof,
-                       vaults=vaults, followers=followers)
+                       vaults=vaults, followers=followers, fees=prev.fees,
+                       pools=prev.pools if ctx.pools is None else ctx.pools)
     event = ("pnl", {"vaults": {vid: {"equity": p.equity, "realized_pnl": p.realized_pnl,
                                       "unrealized_pnl": p.unrealized_pnl}
                                 for vid, p in vaults.items()}})

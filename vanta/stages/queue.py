@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from vanta.books import execution_order
 from vanta.context import Ctx, Event
-from vanta.models import Order, QueueFile
+from vanta.models import Order
 
 
 def _stopped(ctx: Ctx) -> dict[str, str]:
@@ -45,7 +45,6 @@ def run(ctx: Ctx) -> Ctx:
         waiting[o.client_order_id] = o
     merged = {**waiting, **new}
     submit = tuple(sorted(merged.values(), key=execution_order))
-    queue = QueueFile.make(
-        schema_version=ctx.mem.queue.schema_version,
-        orders=tuple(sorted(merged.values(), key=lambda o: o.client_order_id)))
+    queue = ctx.mem.queue.model_copy(
+        update={"orders": tuple(sorted(merged.values(), key=lambda o: o.client_order_id))})
     return replace(ctx, queue=queue, to_submit=submit, events=(*ctx.events, *events))

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from vanta.books import apply_fills
 from vanta.context import Ctx, Event, SleeveMove
-from vanta.models import Account, CoreBook, Fill, Order, PortfolioFile, QueueFile, SleeveBook
+from vanta.models import Account, CoreBook, Fill, Order, PortfolioFile, SleeveBook
 from vanta.money import ZERO, cash_step
 
 EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, carry={})
@@ -119,9 +119,8 @@ def run(ctx: Ctx) -> Ctx:
     portfolio = PortfolioFile.make(
         schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof, vaults=vaults, followers=cores.result())
     # Every paper answer is final; live brokers leave open orders queued.
-    queue = QueueFile.make(
-        schema_version=ctx.queue.schema_version,
-        orders=tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
+    queue = ctx.queue.model_copy(
+        update={"orders": tuple(o for o in ctx.queue.orders if o.client_order_id not in answers)})
     return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
 
 
