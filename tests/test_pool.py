@@ -23,6 +23,7 @@ from vanta.errors import InputError
 from vanta.home import Home
 from vanta.pool import VIRTUAL_SHARES, burn, mint, rollover_due
 from vanta.pool_admin import contributors, request
+from vanta.replay import replay
 
 
 def pool_home(root: Path, prices: list[str], cash: str = "900.00", **terms: Any) -> Scenario:
@@ -229,3 +230,38 @@ def test_a_crash_in_a_deposit_leaves_old_or_new_state(tmp_path: Path, point: str
     at(sc, 3)
     assert ("B" in book(sc)["contributors"]) == landed
     sc.replays()
+
+
+def test_a_withdrawal_the_cash_cannot_cover_burns_what_the_cash_pays_and_the_rest_waits(tmp_path: Path) -> None:
+    """A fully invested pool: the rollover cycle sells what the pending withdrawal is worth
+    at the last NAV, but ETH jumps from 100 to 120 in that cycle, so B's stake is worth more
+    than the sells raised. Only the shares the cash pays burn, at the rollover's NAV; the rest
+    waits, and the next rollover (whose cycle sells for it) pays it. Nothing is owed in coins,
+    so no later price move shifts value between B and the manager."""
+    sc = pool_home(tmp_path, ["100", "100", "100", "120", "120", "120"], withdrawal_profit_fee="0")
+    at(sc, 0)
+    request(Home(tmp_path), "P", "B", "deposit", amount_in=Decimal("100.00"), asof=when(0))
+    at(sc, 3)
+    at(sc, 4, {"P": {"ETH": "1"}})  # all in: the pool's cash is a few cents
+    assert D(sc.portfolio()["vaults"]["P"]["cash"]["USD"]) < 10
+    held = D(book(sc)["contributors"]["B"]["shares"])
+    request(Home(tmp_path), "P", "B", "withdraw", everything=True, asof=when(4))
+    roll = at(sc, 6)  # the rollover at 120
+    assert [d for d in data(roll, "fill") if d["account"] == "vault:P" and d["side"] == "sell"], \
+        "the rollover cycle did not sell for the pending withdrawal"
+    [w] = data(roll, "pool_withdrawal")
+    [wait] = data(roll, "pool_request_waiting")
+    assert wait["reason"] == "insufficient_cash" and 0 < D(w["shares"]) < held
+    assert D(sc.portfolio()["vaults"]["P"]["cash"]["USD"]) < 1  # the cash went to B
+    left = D(book(sc)["contributors"]["B"]["shares"])
+    assert left == held - D(w["shares"]) and D(wait["shares_left"]) == left
+    at(sc, 7)  # no rollover (06:00 to 09:00): still waiting
+    assert D(book(sc)["contributors"]["B"]["shares"]) == left
+    last = at(sc, 9)  # the next rollover sells for the rest and pays it
+    [w2] = data(last, "pool_withdrawal")
+    assert D(w2["shares"]) == left and book(sc)["contributors"]["B"]["shares"] == "0"
+    assert not data(last, "pool_request_waiting")
+    # B was paid at the two rollovers' NAVs: both at 120
+    assert abs(D(w["gross"]) + D(w2["gross"]) - Decimal("120")) < 2
+    for n in range(1, sc.cycles + 1):
+        assert replay(Home(tmp_path), n).ok

@@ -20,8 +20,9 @@ from decimal import Decimal
 from vanta.books import fit_buys, market_value, qty_of
 from vanta.context import Ctx, Event
 from vanta.ids import client_order_id
-from vanta.models import Order
+from vanta.models import Order, Vault
 from vanta.money import ZERO
+from vanta.pool import rollover_due
 from vanta.sizing import rebalance
 
 
@@ -40,7 +41,8 @@ def run(ctx: Ctx) -> Ctx:
         w = ctx.allocation.vaults[v.vault_id][ctx.personas.get(v.vault_id, "baseline")]
         held = {sym: qty_of(lots) for sym, lots in acct.positions.items()}
         band = v.risk.rebalance_band * nav
-        legs, skips = rebalance(w, nav, held, v.universe, prices, markets, v.execution, band)
+        legs, skips = rebalance(w, max(ZERO, nav - _owes(ctx, v)), held, v.universe, prices, markets,
+                                v.execution, band)
         for s in skips:
             events.append(("vault_order_skipped", {
                 "vault_id": v.vault_id, "symbol": s.symbol, "side": s.side, "qty": s.qty, "reason": s.reason,
@@ -60,6 +62,23 @@ def run(ctx: Ctx) -> Ctx:
             events.append(("vault_order", _order_event(o) | {"nav": nav, "target_qty": targets[o.client_order_id]}))
         orders += mine
     return replace(ctx, vault_nav=navs, vault_orders=tuple(orders), events=(*ctx.events, *events))
+
+
+def _owes(ctx: Ctx, v: Vault) -> Decimal:
+    """What a pooled vault must keep in cash rather than invest: fees owed and, in a cycle
+    that crosses a rollover, its pending withdrawals at the last NAV (so the vault sells
+    in time to pay them at the rollover)."""
+    book = ctx.mem.pnl.pools.get(v.vault_id)
+    if v.pooled is None or book is None:
+        return ZERO
+    owes = book.fees_owed
+    if book.total_shares > 0 and rollover_due(book.last_rollover, ctx.asof, v.pooled.rollover_hours):
+        for r in ctx.mem.queue.requests:
+            st = book.contributors.get(r.contributor_id)
+            if r.vault_id == v.vault_id and r.kind == "withdraw" and st is not None:
+                shares = st.shares if r.all else min(r.shares, st.shares)
+                owes += shares * book.assets / book.total_shares
+    return owes
 
 
 def _order_event(o: Order) -> dict[str, object]:

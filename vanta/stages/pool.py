@@ -15,7 +15,7 @@ less the manager and attribution fees owed. Each cycle:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from vanta.books import qty_of
@@ -128,7 +128,16 @@ def _withdraw(ctx: Ctx, p: _Pool, r: PoolRequest, n0: int, sunset: bool = False)
     rate = ZERO if r.contributor_id == t.manager_id else t.withdrawal_profit_fee
     out = withdrawal(s, st.shares, st.cost_basis, p.assets, p.shares, rate, p.cur)
     if out.gross > p.cash:
-        return _wait(p, r, "insufficient_cash")
+        # Burn only what the cash pays at this NAV; the rest waits for the next rollover
+        # (the diff sells for pending withdrawals in a rollover cycle).
+        part = _affordable(p, s, st, rate, out.gross)
+        if part <= 0:
+            return _wait(p, r, "insufficient_cash")
+        p.waiting.append(r if r.all else r.model_copy(update={"shares": s - part}))
+        p.events.append(("pool_request_waiting", {"request_id": r.request_id, "reason": "insufficient_cash",
+                                                  "shares_left": s - part}))
+        s = part
+        out = withdrawal(s, st.shares, st.cost_basis, p.assets, p.shares, rate, p.cur)
     p.cash -= out.gross
     p.equity -= out.gross
     p.shares -= s
@@ -145,6 +154,18 @@ def _withdraw(ctx: Ctx, p: _Pool, r: PoolRequest, n0: int, sunset: bool = False)
                                 hwm_before=out.basis, hwm_after=out.basis, charge="withdrawal",
                                 payee=t.manager_id))
     return None
+
+
+def _affordable(p: _Pool, s: Decimal, st: Stake, rate: Decimal, gross: Decimal) -> Decimal:
+    """The most of `s` shares (worth `gross`) whose burn the pool's cash pays at this NAV."""
+    a = p.assets
+    if a <= 0 or gross <= 0:
+        return ZERO
+    part = (s * units(p.cash, p.cur) / units(gross, p.cur)).to_integral_value(ROUND_FLOOR)
+    unit = (p.shares / a).to_integral_value(ROUND_CEILING)  # about one minor unit of shares
+    while part > 0 and withdrawal(part, st.shares, st.cost_basis, a, p.shares, rate, p.cur).gross > p.cash:
+        part -= unit
+    return max(part, ZERO)
 
 
 def _deposit(ctx: Ctx, p: _Pool, r: PoolRequest) -> None:
