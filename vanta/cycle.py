@@ -13,7 +13,6 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import localcontext
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from vanta import __version__, bundle, canonical, faults, feed, journal
 from vanta.brokers.paper import PaperBroker
 from vanta.context import Ctx, Edge, Memory
 from vanta.errors import StateError
-from vanta.home import Home, locked, log_tail
+from vanta.home import Home, locked, log_tail, now_asof
 from vanta.models import (
     APPEND_FILES,
     MEMORY_FILES,
@@ -112,11 +111,6 @@ def memory_from_raw(raw: dict[str, bytes], log_seq: int, log_head: str, prefix: 
 
 def _inputs_digest(raw: dict[str, bytes]) -> dict[str, str]:
     return {name: hashlib.sha256(raw[name]).hexdigest() for name in sorted(raw)}
-
-
-def now_asof() -> str:
-    """The one clock reading of a cycle (only when --asof is not given)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass

@@ -7,7 +7,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -96,24 +98,32 @@ def settled(home: Home) -> Iterator[None]:
         yield
 
 
-def log_tail(path: Path) -> tuple[int, str]:
-    """(seq, hash) of the last trade-log line; (0, GENESIS) for an empty log."""
+def last_log_line(path: Path) -> dict[str, Any] | None:
+    """The last trade-log line, read from the end of the file; None for an empty log."""
     if not path.exists() or path.stat().st_size == 0:
-        return 0, GENESIS
+        return None
     with open(path, "rb") as fh:
         size = fh.seek(0, os.SEEK_END)
         chunk = 1 << 16
         while True:
             start = max(0, size - chunk)
             fh.seek(start)
-            data = fh.read(size - start)
-            lines = data.rstrip(b"\n").rsplit(b"\n", 1)
+            lines = fh.read(size - start).rstrip(b"\n").rsplit(b"\n", 1)
             if len(lines) == 2 or start == 0:
-                last = lines[-1]
-                break
+                line: dict[str, Any] = canonical.loads(lines[-1], "memory/trade_log.jsonl")
+                return line
             chunk *= 4
-    line = canonical.loads(last, "memory/trade_log.jsonl")
-    return int(line["seq"]), str(line["hash"])
+
+
+def log_tail(path: Path) -> tuple[int, str]:
+    """(seq, hash) of the last trade-log line; (0, GENESIS) for an empty log."""
+    line = last_log_line(path)
+    return (0, GENESIS) if line is None else (int(line["seq"]), str(line["hash"]))
+
+
+def now_asof() -> str:
+    """The one clock reading of a command (a cycle without --asof, an admin command)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 assert set(LINE_FILES) == {"trade_log.jsonl", "pnl_ledger.jsonl"}

@@ -22,23 +22,20 @@ orders) and keeps its books and history.
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from bisect import insort
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainSerializer, StringConstraints, ValidationError
 
-from vanta import canonical, journal
+from vanta import admin, canonical, journal
 from vanta import secrets as secret_store
 from vanta.canonical import fmt_decimal
-from vanta.errors import InputError, StateError
+from vanta.errors import InputError
 from vanta.home import Home, locked
 from vanta.models import (
     MEMORY_FILES,
@@ -61,8 +58,7 @@ from vanta.models import (
     VaultFile,
 )
 from vanta.money import cash_step
-from vanta.stages.commit import chain
-from vanta.validate import cross_check, parse, parse_memory
+from vanta.validate import cross_check, parse
 
 REGISTRY = "mirror_registry.json"
 PORTFOLIO = "portfolio.json"
@@ -415,67 +411,7 @@ class Outcome:
                 "log_seq": self.log_seq, "keys_stored": list(self.keys_stored), "secrets_file": self.secrets_file}
 
 
-def now_asof() -> str:
-    """The one clock reading of an admin command (it is not a cycle: no replay reads it)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _last_line(path: Path) -> dict[str, Any] | None:
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    with open(path, "rb") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        chunk = 1 << 14
-        while True:
-            start = max(0, size - chunk)
-            fh.seek(start)
-            parts = fh.read(size - start).rstrip(b"\n").rsplit(b"\n", 1)
-            if len(parts) == 2 or start == 0:
-                line: dict[str, Any] = canonical.loads(parts[-1], LOG)
-                return line
-            chunk *= 4
-
-
-@dataclass
-class _Current:
-    raw: dict[str, bytes]
-    vault: VaultFile
-    registry: RegistryFile
-    portfolio: PortfolioFile
-    models: dict[str, Model]
-
-
-def _read(home: Home) -> _Current:
-    if home.inflight.exists():
-        raise StateError("a cycle was interrupted after sending orders and must finish on the memory it "
-                         "started from; run `vanta cycle` to finish it, then run this command again")
-    raw = home.read_memory()
-    models = parse_memory(raw)
-    cross_check(models)
-    return _Current(raw, models["vault.json"], models[REGISTRY], models[PORTFOLIO], models)  # type: ignore[arg-type]
-
-
-def _log_line(home: Home, cur: _Current, files: dict[str, bytes], follower_id: str, action: str,
-              changes: list[dict[str, Any]], asof: str | None) -> tuple[bytes, int]:
-    """The registry_update line that commits `files` (memory names): (line, its seq)."""
-    last = _last_line(home.log)
-    seq, head = (int(last["seq"]), str(last["hash"])) if last else (0, "0" * 64)
-    when = asof or now_asof()
-    if last is not None and when < last["asof"]:
-        raise StateError(f"asof {when} is before the trade log's last line ({last['asof']}); "
-                         "pass --asof at or after it")
-    after = {**cur.raw, **files}
-    memory = {n: hashlib.sha256(after[n]).hexdigest() for n in MEMORY_FILES}
-    data = {"follower_id": follower_id, "action": action, "diff": changes, "memory": memory}
-    line, seq, _ = chain(((ADMIN_KIND, data),), cur.portfolio.cycle, when, seq, head)
-    return line, seq
-
-
-def _commit(home: Home, files: dict[str, bytes], line: bytes) -> None:
-    journal.commit(home, {f"memory/{n}": b for n, b in files.items()}, {LOG: line})
-
-
-def _check_written(files: dict[str, bytes], cur: _Current, file: str) -> None:
+def _check_written(files: dict[str, bytes], cur: admin.Current, file: str) -> None:
     """The files as written must load like any memory file: a last net under the packet checks."""
     models = dict(cur.models)
     for name, data in files.items():
@@ -496,7 +432,7 @@ def onboard(home: Home, packet_path: Path, asof: str | None = None,
     packet = parse_packet(raw, file)
     with locked(home):
         journal.recover(home)
-        cur = _read(home)
+        cur = admin.read(home)
         pl = plan(packet, cur.vault, cur.registry, cur.portfolio, file)
         if secret_store.has_literals(pl.keys) and packet_path.resolve().is_relative_to(home.root.resolve()):
             raise InputError(file, "/brokers", "the packet holds literal API keys and sits inside the home, whose "
@@ -521,18 +457,18 @@ def onboard(home: Home, packet_path: Path, asof: str | None = None,
             return Outcome(fid, "unchanged", [], keys_stored=pending.changed, secrets_file=stored)
         _check_written(files, cur, file)
         action: Literal["onboard", "update"] = "onboard" if old is None or old.status != "active" else "update"
-        line, seq = _log_line(home, cur, files, fid, action, changes, asof)
+        at = admin.stamp(home, asof)
         # Keys first: a crash between the two leaves keys for an account not yet
         # registered (harmless; the packet again finishes), never an account without them.
         pending.write()
-        _commit(home, files, line)
+        seq = admin.commit(home, cur, files, ADMIN_KIND, {"follower_id": fid, "action": action, "diff": changes}, at)
     return Outcome(fid, action, changes, seq, pending.changed, stored)
 
 
 def offboard(home: Home, follower_id: str, asof: str | None = None) -> Outcome:
     with locked(home):
         journal.recover(home)
-        cur = _read(home)
+        cur = admin.read(home)
         old = next((f for f in cur.registry.followers if f.follower_id == follower_id), None)
         if old is None:
             ids = [f.follower_id for f in cur.registry.followers]
@@ -545,8 +481,8 @@ def offboard(home: Home, follower_id: str, asof: str | None = None) -> Outcome:
         changes = [{"path": f"{REGISTRY}:/followers/{follower_id}/status", "before": old.status,
                     "after": "offboarded"}]
         files = {REGISTRY: _registry_bytes(cur.raw[REGISTRY], follower_id, new_json)}
-        line, seq = _log_line(home, cur, files, follower_id, "offboard", changes, asof)
-        _commit(home, files, line)
+        seq = admin.commit(home, cur, files, ADMIN_KIND,
+                           {"follower_id": follower_id, "action": "offboard", "diff": changes}, admin.stamp(home, asof))
     return Outcome(follower_id, "offboard", changes, seq)
 
 

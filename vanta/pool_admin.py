@@ -9,20 +9,17 @@ No money moves here: the cycle that crosses the vault's next rollover processes 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from decimal import Decimal
 from typing import Any
 
-from vanta import canonical
-from vanta.errors import InputError, StateError
+from vanta import admin, canonical
+from vanta.errors import InputError
 from vanta.home import Home, locked, settled
 from vanta.journal import recover
 from vanta.models import MEMORY_FILES, PnlFile, PoolBook, PoolRequest, PoolTerms, QueueFile, Stake, Vault
 from vanta.money import ZERO, cash_step
-from vanta.onboard import _commit, _last_line, _read, now_asof
 from vanta.pool import amount, burn, seconds_between, units
-from vanta.stages.commit import chain
 from vanta.validate import parse
 
 ADMIN_KIND = "pool_request"
@@ -111,16 +108,13 @@ def request(home: Home, vault_id: str, contributor: str, kind: str, *, amount_in
                          "name the contributor like F_1042")
     with locked(home):
         recover(home)
-        cur = _read(home)
+        cur = admin.read(home)
         v, t = _pooled(cur.vault.vaults, vault_id)
         pnl: PnlFile = cur.models["pnl_summary.json"]  # type: ignore[assignment]
         queue: QueueFile = cur.models[QUEUE]  # type: ignore[assignment]
         pending = [r for r in queue.requests if r.vault_id == vault_id]
-        last = _last_line(home.log)
-        when = asof or now_asof()
-        if last is not None and when < last["asof"]:
-            raise StateError(f"asof {when} is before the trade log's last line ({last['asof']}); "
-                             "pass --asof at or after it")
+        at = admin.stamp(home, asof)
+        when = at.asof
         if kind == "deposit":
             _check_deposit(v, t, pnl, pending, contributor, amount_in)
         else:
@@ -136,12 +130,7 @@ def request(home: Home, vault_id: str, contributor: str, kind: str, *, amount_in
             "shares": ZERO if kind == "deposit" or everything else shares, "all": everything, "asof": when})
         new = queue.model_copy(update={"requests": tuple(sorted((*queue.requests, req), key=lambda r: r.request_id))})
         files = {QUEUE: canonical.dumps(new.to_json())}
-        after = {**cur.raw, **files}
-        memory = {name: hashlib.sha256(after[name]).hexdigest() for name in MEMORY_FILES}
-        seq, head = (int(last["seq"]), str(last["hash"])) if last else (0, "0" * 64)
-        data = {"request": req.to_json(), "memory": memory}
-        line, seq, _ = chain(((ADMIN_KIND, data),), cur.portfolio.cycle, when, seq, head)
-        _commit(home, files, line)
+        seq = admin.commit(home, cur, files, ADMIN_KIND, {"request": req.to_json()}, at)
     return {"request": req.to_json(), "log_seq": seq}
 
 
