@@ -14,6 +14,8 @@ rounds notional and fee against the account, a broker keeps more digits): the bo
 take the broker's figure without a drift report (`broker_rounding`), so residue never
 piles up. An account with an order still pending (deferred this cycle) is reported, not
 corrected: the broker may hold a fill vanta has not booked yet.
+A fee a live broker charged in a currency vanta could not value (no price for it in the
+snapshot) is logged as `fee_unvalued`, naming the currency and amount.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from vanta.books import consume_fifo, qty_of
+from vanta.brokers.errors import unvalued_fees
 from vanta.context import Ctx, Event
 from vanta.models import CoreBook, PortfolioFile, SleeveBook
 from vanta.money import ZERO, cash_step, ceil, floor
@@ -84,11 +87,27 @@ def _with(sb: SleeveBook, sym: str, lots: tuple[tuple[Decimal, Decimal], ...]) -
     return SleeveBook.make(**{**sb.__dict__, "positions": positions})
 
 
+def _unvalued(ctx: Ctx) -> list[Event]:
+    """`fee_unvalued` per fee a live broker charged in a currency vanta had no price for:
+    not in the books, so named here (the fill's reason says it too)."""
+    noted = [f for f in (ctx.answers.fills if ctx.answers else ()) if f.reason and f.status == "filled"]
+    if not noted:
+        return []
+    account = {o.client_order_id: (o.account, o.sleeve, o.symbol) for o in ctx.to_submit}
+    return [("fee_unvalued", {"client_order_id": f.client_order_id, "account": account[f.client_order_id][0],
+                              "sleeve": account[f.client_order_id][1], "symbol": account[f.client_order_id][2],
+                              "currency": ccy, "amount": Decimal(amount),
+                              "reason": f"no {ccy} price in the snapshot: the fee is not in the books; "
+                                        f"add a {ccy} market to the vault or settle by hand"})
+            for f in noted for amount, ccy in unvalued_fees(f.reason)]
+
+
 def run(ctx: Ctx) -> Ctx:
     recorded = ctx.broker_answers.balances if ctx.broker_answers is not None else {}
     rails: list[Event] = [("rail_conversion", {"client_order_id": f.client_order_id, "status": f.status,
                                                "qty": f.qty, "price": f.price, "reason": f.reason})
                           for f in (ctx.broker_answers.conversions if ctx.broker_answers else ())]
+    rails += _unvalued(ctx)
     if rails:
         ctx = replace(ctx, events=(*ctx.events, *rails))
     if not recorded:
