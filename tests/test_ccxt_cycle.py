@@ -457,3 +457,25 @@ def test_a_fee_in_another_vault_market_is_valued_booked_and_the_books_meet_the_b
     assert Decimal(book["cash"]["USD"]) == stub.holdings[KEY]["USD"].quantize(Decimal("0.01"), "ROUND_FLOOR")
     no_network(monkeypatch)
     assert replay(home, 1).ok
+
+
+def test_lookups_start_at_the_asof_of_the_orders_cycle_and_old_ones_are_lookup_only(tmp_path: Path) -> None:
+    from vanta.brokers.ccxt_broker import SINCE_MARGIN_MS
+    from vanta.brokers.ccxt_edge import past
+    from vanta.cycle import _recorded_asof
+
+    home = make_home(tmp_path)
+    stub = StubVenue(latency=0)
+    stub.faults = {"create": ["timeout"] * 100}
+    (o,) = live_orders(cycle(home, asof(3), stub))
+    assert _recorded_asof(home, 1) == asof(3) and _recorded_asof(home, 2) is None
+    young = o.model_copy(update={"client_order_id": "young", "cycle": 1 + MAX_AGE - 1})
+    old = o.model_copy(update={"client_order_id": "old"})
+    resting = o.model_copy(update={"client_order_id": "resting", "status": "open"})
+    asofs = {1: asof(3), young.cycle: asof(20)}
+    got = past([young, old, resting], 1 + MAX_AGE, asofs.get, {"AAPL": Decimal("31.01")})
+    ms = 1_793_664_000_000  # 2026-11-03T00:00:00Z
+    assert got.since == {"old": ms - SINCE_MARGIN_MS, "resting": ms - SINCE_MARGIN_MS,
+                         "young": ms + 17 * 86_400_000 - SINCE_MARGIN_MS}
+    assert got.lookup_only == {"old"}  # submitting and MAX_AGE cycles old; an open order is followed
+    assert past([young, old], None, None, None) == (({}, frozenset(), {}))

@@ -391,6 +391,21 @@ def test_kraken_lookup_filters_by_cl_ord_id_and_follows_the_offset_pages() -> No
         == paths[:2]
 
 
+def test_kraken_open_orders_come_in_one_answer_so_a_long_one_is_complete() -> None:
+    from vanta.brokers.ccxt_broker import KRAKEN_PAGE
+
+    o = order("LTC/USDT", "buy", "0.1", "70", coid=COID)
+    recorded = next(iter(answer("kraken", "fetchOrder", "closed market order")["httpResponse"]["result"].values()))
+    many = {f"O{i:05d}-AAAAA-BBBBBB": {**recorded, "status": "open", "cl_ord_id": f"other-{i}"}
+            for i in range(2 * KRAKEN_PAGE)}
+    broker, venue, rec = broker_on("kraken", [(200, {"error": [], "result": {"open": many}}),
+                                              (200, {"error": [], "result": {"closed": {}, "count": 0}})],
+                                   "LTC/USDT")
+    assert asyncio.run(_lookup(broker, venue, o)) is None  # complete: not found
+    assert [urlsplit(u).path.rsplit("/", 1)[1] for _, u, _ in rec.requests] == ["OpenOrders", "ClosedOrders"]
+    assert not any("ofs" in dict(parse_qsl(b or "")) for _, _, b in rec.requests)
+
+
 ALPACA_ORDER = {
     "id": "cbaf12d7-69b8-49c0-a31b-b46af35c755c", "client_order_id": COID,
     "created_at": "2023-11-17T04:21:42.234579Z", "updated_at": "2023-11-17T04:22:34.442765Z",

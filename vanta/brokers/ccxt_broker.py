@@ -79,9 +79,9 @@ class LookupIncomplete(Transient):
     """A lookup by client order id could not search every page: the order's fate stays unknown."""
 
 
-def _next_page(exid: str, page: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any] | None:
+def _next_page(paging: str, page: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any] | None:
     """The parameters of the page after `page`, or None when `page` was the last."""
-    if exid == "kraken":  # offsets; a short page is the last
+    if paging == "kraken":  # offsets; a short page is the last
         return None if len(page) < KRAKEN_PAGE else {**params, "ofs": int(params.get("ofs", 0)) + len(page)}
     # coinbase: ccxt leaves the answer's cursor in the first order's raw structure
     cursor = ((page[0].get("info") or {}).get("cursor") if page else None)
@@ -340,8 +340,8 @@ class CcxtBroker:
 
         - binance: GET /api/v3/order by origClientOrderId (direct);
         - alpaca: GET /v2/orders:by_client_order_id (direct; 404 = unknown);
-        - kraken: OpenOrders and ClosedOrders filtered by cl_ord_id at the exchange, every
-          page of the filtered answer (`ofs`);
+        - kraken: OpenOrders (one answer) and ClosedOrders (every page, `ofs`), both
+          filtered by cl_ord_id at the exchange;
         - coinbase (no filter by client id): open orders, then orders of every status,
           every page (`cursor`) from the order's earliest submission time (`since`)."""
         exid, exch = venue.ref.exchange, venue.exchange
@@ -357,35 +357,37 @@ class CcxtBroker:
             return await self._alpaca_lookup(venue, native)
         since = self.since.get(order.client_order_id)
         if exid == "kraken":
-            listings: tuple[Callable[[dict[str, Any]], Any], ...] = (
-                functools.partial(exch.fetch_open_orders, None, None, None),
-                functools.partial(exch.fetch_closed_orders, None, None, None))
+            # OpenOrders answers every open order at once; ClosedOrders pages by offset.
+            listings: tuple[tuple[Callable[[dict[str, Any]], Any], str | None], ...] = (
+                (functools.partial(exch.fetch_open_orders, None, None, None), None),
+                (functools.partial(exch.fetch_closed_orders, None, None, None), "kraken"))
             first: dict[str, Any] = {"clientOrderId": native}
         else:
-            listings = (functools.partial(exch.fetch_open_orders, order.symbol, since, LOOKUP_PAGE),
-                        functools.partial(exch.fetch_orders, order.symbol, since, LOOKUP_PAGE))
+            listings = ((functools.partial(exch.fetch_open_orders, order.symbol, since, LOOKUP_PAGE), "coinbase"),
+                        (functools.partial(exch.fetch_orders, order.symbol, since, LOOKUP_PAGE), "coinbase"))
             first = {}
-        for listing in listings:
-            hit = await self._search(venue, exid, listing, first, native)
+        for listing, paging in listings:
+            hit = await self._search(venue, paging, listing, first, native)
             if hit is not None:
                 return hit
         return None
 
-    async def _search(self, venue: Venue, exid: str, listing: Callable[[dict[str, Any]], Any],
+    async def _search(self, venue: Venue, paging: str | None, listing: Callable[[dict[str, Any]], Any],
                       first: dict[str, Any], native: str) -> dict[str, Any] | None:
-        """Every page of one listing (at most LOOKUP_PAGES), the order with `native` or None."""
+        """Every page of one listing (at most LOOKUP_PAGES; `paging`: how it pages, None for a
+        listing answered in one piece), the order with `native` or None."""
         params, seen = dict(first), set()
         for _ in range(LOOKUP_PAGES):
             page = list(await self._read(venue, functools.partial(listing, dict(params))))
             hits = [o for o in page if o.get("clientOrderId") == native]
             if hits:
                 return dict(hits[0])
-            nxt = _next_page(exid, page, params)
+            nxt = None if paging is None else _next_page(paging, page, params)
             if nxt is None:
                 return None
             key = repr(sorted(nxt.items()))
             if key in seen:
-                return None  # the exchange handed the same page again: nothing further
+                return None  # the exchange gave the same cursor again: nothing further
             seen.add(key)
             params = nxt
         raise LookupIncomplete(f"client order id {native} not in the first {LOOKUP_PAGES} pages of "
