@@ -431,32 +431,49 @@ def test_a_fee_in_a_currency_without_a_price_is_logged_as_fee_unvalued(
     assert replay(home, 1).ok
 
 
-def test_a_fee_in_another_vault_market_is_valued_booked_and_the_books_meet_the_broker(
+def test_a_fee_in_coins_the_books_hold_is_valued_booked_and_paid_in_kind(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vanta.brokers.errors import booked_fees
+
     home = make_home(tmp_path)
-    ibm = Decimal("99.95")  # cycle 1's snapshot price of IBM/USD
-    stub = seeded(home, fee_asset="IBM", fee_asset_price=ibm)
-    ctx = cycle(home, asof(1), stub)
-    assert ctx.snap.prices["IBM"] == ibm
-    live = {f.client_order_id: f for f in ctx.broker_answers.fills if f.client_order_id in stub.creates}
-    orders = {o.client_order_id: o for o in ctx.to_submit}
-    valued = [f for cid, f in live.items() if orders[cid].symbol != "IBM"]
-    assert valued and all(f.status == "filled" and "IBM booked as" in (f.reason or "") for f in valued)
-    for f in valued:
-        # The exchange's 0.1% in IBM at IBM's price is 0.1% of notional: booked as a fee in USD.
-        notional = f.qty * f.price
-        assert abs(f.fee - notional * Decimal("0.001")) <= Decimal("0.01")
-        side = orders[f.client_order_id].side
-        assert f.cash == (-(notional.quantize(Decimal("0.01"), "ROUND_CEILING") + f.fee) if side == "buy"
-                          else notional.quantize(Decimal("0.01"), "ROUND_FLOOR") - f.fee)
-    fills = {d["client_order_id"]: d for k, d in ctx.events if k == "fill"}
-    assert all(fills[f.client_order_id]["fee"] == f.fee for f in valued)  # in the trade log, in PnL
-    # The broker paid those fees in IBM, not in USD: the truth stage brings the books to the
-    # broker's balances, the Core Vault's cash taking back what the fees' IBM paid.
-    book = wallet(home)
-    assert Decimal(book["cash"]["USD"]) == stub.holdings[KEY]["USD"].quantize(Decimal("0.01"), "ROUND_FLOOR")
+    stub = seeded(home)
+    for day in (1, 2):  # the follower comes to hold IBM, fees in USD
+        cycle(home, asof(day), stub)
+    # From now on the exchange takes its 0.1% in IBM (at 100 USD an IBM): coins the
+    # follower's sleeve holds from cycle 4 on.
+    stub.fee_asset, stub.fee_asset_price = "IBM", Decimal("100")
+    ctxs = [cycle(home, asof(day), stub) for day in (3, 4, 5, 6)]
+    settled = 0
+    for ctx in ctxs[2:]:
+        orders = {o.client_order_id: o for o in ctx.to_submit}
+        live = [f for f in ctx.broker_answers.fills if f.client_order_id in stub.creates and f.status == "filled"]
+        kinds = {d["client_order_id"]: d for k, d in ctx.events if k == "fee_in_kind"}
+        fills = {d["client_order_id"]: d for k, d in ctx.events if k == "fill"}
+        for f in live:
+            (noted,) = booked_fees(f.reason) if orders[f.client_order_id].symbol != "IBM" or \
+                orders[f.client_order_id].side == "sell" else [None]
+            if noted is None:  # an IBM buy: its IBM fee came out of the IBM bought
+                continue
+            amount, ccy, value = noted
+            # Valued at the snapshot's IBM price, booked as a fee: in the fill, its cash, its PnL.
+            assert ccy == "IBM" and Decimal(value) == (Decimal(amount) * ctx.snap.prices["IBM"]).quantize(
+                Decimal("0.01"), "ROUND_CEILING")
+            assert fills[f.client_order_id]["fee"] == f.fee >= Decimal(value)
+            # The exchange took the coins, not cash: the sleeve gave up that IBM for its value.
+            d = kinds[f.client_order_id]
+            assert (d["asset"], d["qty"]) == ("IBM", Decimal(amount))
+            assert Decimal(value) - Decimal("0.01") <= d["value"] <= Decimal(value)
+            settled += 1
+        # So the books meet the broker: no drift, at most rounding.
+        assert not [d for k, d in ctx.events if k in ("broker_drift", "broker_correction")]
+        book = wallet(home) if ctx is ctxs[-1] else None
+    assert settled >= 3
+    assert book is not None
+    held = sum((Decimal(q) for q, _ in book["positions"].get("IBM", [])), Decimal(0))
+    assert held == stub.holdings[KEY]["IBM"]
     no_network(monkeypatch)
-    assert replay(home, 1).ok
+    for n in (3, 4, 5, 6):
+        assert replay(home, n).ok
 
 
 def test_lookups_start_at_the_asof_of_the_orders_cycle_and_old_ones_are_lookup_only(tmp_path: Path) -> None:

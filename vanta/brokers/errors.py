@@ -78,6 +78,19 @@ FEE_UNVALUED = "fee unvalued:"
 quote (`fee unvalued: <amount> <currency> ...`); the truth stage logs it as `fee_unvalued`."""
 
 
+def booked_fees(reason: str | None) -> list[tuple[str, str, str]]:
+    """(amount, currency, value in the quote) of each fee a fill's reason says was charged in
+    another currency and booked at its value (`fee <amount> <currency> booked as <value> ...`)."""
+    if not reason or " booked as " not in reason:
+        return []
+    out = []
+    for part in reason.split("; "):
+        words = part.split()
+        if len(words) >= 6 and words[0] == "fee" and words[3:5] == ["booked", "as"]:
+            out.append((words[1], words[2], words[5]))
+    return out
+
+
 def unvalued_fees(reason: str | None) -> list[tuple[str, str]]:
     """(amount, currency) of each unvalued fee a fill's reason names."""
     if not reason or FEE_UNVALUED not in reason:
