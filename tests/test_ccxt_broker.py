@@ -306,3 +306,67 @@ def test_exchanges_are_rate_limited_and_decimal() -> None:
         ex = make_exchange(exid, None, False)
         assert ex.enableRateLimit is True and ex.number is Decimal
         asyncio.run(ex.close())
+
+
+# ---------------------------------------------------------------- fees in a third currency
+
+
+def _order_report(fee: Decimal, ccy: str, side: str = "buy") -> dict[str, Any]:
+    if side == "buy":
+        return {"status": "closed", "filled": Decimal("0.5"), "cost": Decimal("50"), "average": Decimal("100"),
+                "trades": [{"id": "t1", "fee": {"cost": fee, "currency": ccy}}]}
+    return {"status": "closed", "filled": Decimal("0.01"), "cost": Decimal("300"), "average": Decimal("30000"),
+            "trades": [{"id": "t1", "fee": {"cost": fee, "currency": ccy}}]}
+
+
+def test_a_bnb_fee_is_valued_at_the_snapshot_price_and_booked() -> None:
+    from vanta.brokers.ccxt_broker import to_fill
+
+    fill = to_fill(buy(), _order_report(Decimal("0.0001"), "BNB"), MARKETS["ETH/USDT"], "ETH",
+                   {"BNB": Decimal("300.5")})
+    # 0.0001 BNB x 300.5 = 0.03005 USDT: a cost the buy pays, so its lot carries it.
+    assert fill.fee == Decimal("0.030050") and fill.cash == Decimal("-50.030050")
+    assert fill.qty == Decimal("0.5")
+    assert "fee 0.0001 BNB booked as 0.030050 USDT at the BNB snapshot price 300.5" in (fill.reason or "")
+
+
+def test_a_sell_fee_in_the_base_is_valued_at_the_fill_price() -> None:
+    from vanta.brokers.ccxt_broker import to_fill
+
+    fill = to_fill(sell(), _order_report(Decimal("0.00001"), "BTC", "sell"), MARKETS["BTC/USDT"], "BTC", {})
+    assert fill.fee == Decimal("0.300000") and fill.cash == Decimal("299.700000")  # 300 less 0.00001 BTC x 30,000
+    assert fill.qty == Decimal("0.01") and "at the fill price" in (fill.reason or "")
+
+
+def test_a_fee_without_a_price_stays_visible_as_unvalued() -> None:
+    from vanta.brokers.ccxt_broker import to_fill
+    from vanta.brokers.errors import unvalued_fees
+
+    o = _order_report(Decimal("0.0001"), "BNB")
+    o["trades"].append({"id": "t2", "fee": {"cost": Decimal("0.01"), "currency": "USDT"}})
+    fill = to_fill(buy(), o, MARKETS["ETH/USDT"], "ETH", {"BTC": Decimal("30000")})
+    assert fill.fee == Decimal("0.010000") and fill.cash == Decimal("-50.010000")
+    assert unvalued_fees(fill.reason) == [("0.0001", "BNB")]
+
+
+def test_the_broker_values_binance_bnb_fees_through_a_whole_submit() -> None:
+    rig = Rig(StubVenue(latency=0, fee_asset="BNB", fee_asset_price=Decimal("250")))
+
+    bnb = Market.make(quote="USDT", lot_size=Decimal("0.001"), tick_size=Decimal("0.01"), min_notional=Decimal(0))
+
+    async def go(prices: dict[str, Decimal]) -> list[Fill]:
+        venues = {REF: rig.pool.venue(REF)}
+        broker = CcxtBroker(venues, {**MARKETS, "BNB/USDT": bnb}, rig.policy, sleep=rig._sleep, prices=prices)
+        try:
+            return await broker.submit([buy()], {buy().account: REF}, EXEC)
+        finally:
+            await asyncio.gather(*(v.close() for v in venues.values()))
+
+    (fill,) = asyncio.run(go({"BNB/USDT": Decimal("250")}))
+    # The stub charged 0.1% of 50 USDT in BNB at 250: 0.0002 BNB, worth 0.05 USDT at the snapshot.
+    assert fill.fee == Decimal("0.050000") and fill.cash == Decimal("-50.050000")
+    assert "0.0002 BNB booked as 0.050000 USDT" in (fill.reason or "")
+    rig.stub.orders.clear()
+    rig.stub.creates.clear()
+    (fill,) = asyncio.run(go({"BNB/USDC": Decimal("250"), "ETH/USDT": Decimal("100")}))  # no BNB in USDT
+    assert fill.fee == 0 and fill.cash == Decimal("-50.000000") and "fee unvalued: 0.0002 BNB" in (fill.reason or "")

@@ -343,3 +343,156 @@ def test_an_account_without_keys_waits_and_the_others_trade(tmp_path: Path) -> N
     assert reasons and all("VANTA_KEY_BINANCE_ALICE_1_API_KEY" in r for r in reasons)
     assert any(k == "fill" for k, _ in ctx.events)
     assert not home.inflight.exists()  # the cycle committed
+
+
+def test_a_submitting_order_never_found_expires_and_its_id_never_goes_out_again(tmp_path: Path) -> None:
+    from vanta.brokers.errors import NEVER_FOUND
+
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    # Every create is lost before it reaches the exchange; lookups work and find nothing.
+    stub.faults = {"create": ["timeout"] * 10_000}
+    first = {o.client_order_id: o for o in live_orders(cycle(home, asof(1), stub))}
+    assert first and all(o.status == "submitting" for o in first.values())
+    expired: dict[str, dict[str, Any]] = {}
+    sends_after: dict[str, int] = {}
+    for day in range(2, 3 + MAX_AGE):
+        before = [cid for k, cid in stub.calls if k == "create"]
+        ctx = cycle(home, asof(day), stub)
+        now = [cid for k, cid in stub.calls if k == "create"]
+        for k, d in ctx.events:
+            if k == "order_expired" and d["client_order_id"] in first:
+                expired[d["client_order_id"]] = d
+                sends_after[d["client_order_id"]] = now.count(d["client_order_id"]) - before.count(d["client_order_id"])
+        waiting = {o.client_order_id for o in live_orders(ctx)}
+        if ctx.cycle - 1 < MAX_AGE:
+            assert set(first) <= waiting  # looked up, not found, sent again under the same id: still waiting
+    assert set(expired) == set(first)
+    for cid, d in expired.items():
+        assert d["age_cycles"] == MAX_AGE
+        assert d["reason"].startswith(NEVER_FOUND) and "complete lookup" in d["reason"]
+        assert sends_after[cid] == 0  # the expiring cycle only looked it up
+        # One create per cycle while it waited (the exchange never got any), none after.
+        assert [c for k, c in stub.calls if k == "create"].count(cid) == MAX_AGE
+    assert not set(first) & {o.client_order_id for o in live_orders(ctx)}
+    assert stub.creates == {} and stub.duplicates == 0
+
+
+def test_an_open_order_is_followed_past_the_maximum_age(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from vanta.brokers.ccxt_broker import deferred
+    from vanta.brokers.errors import NEVER_FOUND
+    from vanta.models import BrokerAnswers
+    from vanta.stages import execute
+
+    home = make_home(tmp_path)
+    stub = StubVenue(latency=0)
+    stub.faults = {"create": ["auth"] * 100}
+    first = cycle(home, asof(1), stub)
+    (one,) = live_orders(first)
+    waiting = tuple(one.model_copy(update={"client_order_id": one.client_order_id[:-1] + str(n)}) for n in range(3))
+    queue = first.queue.model_copy(update={"orders": waiting})
+    why = {waiting[0].client_order_id: ("open", "order 7 reached the exchange; still open"),
+           waiting[1].client_order_id: ("submitting", "NetworkDown: lookup failed"),
+           waiting[2].client_order_id: ("submitting", f"{NEVER_FOUND} (a complete lookup); too old to send again")}
+
+    class Broker:
+        def execute(self, ctx: Any) -> BrokerAnswers:
+            return BrokerAnswers.make(schema_version="vanta.broker_answers/1", balances={}, conversions=(),
+                                      fills=tuple(deferred(o, *why.get(o.client_order_id, ("retry", "down")))
+                                                  for o in ctx.to_submit))
+
+    for age, gone in ((MAX_AGE - 1, set()), (MAX_AGE, {waiting[2].client_order_id})):
+        later = replace(first, cycle=1 + age, queue=queue, vault_orders=(), to_submit=waiting, events=())
+        out = execute.run(later, Broker())  # type: ignore[arg-type]
+        assert {d["client_order_id"] for k, d in out.events if k == "order_expired"} == gone
+        left = {o.client_order_id: o.status for o in out.queue.orders}
+        assert left[waiting[0].client_order_id] == "open" and left[waiting[1].client_order_id] == "submitting"
+        assert (waiting[2].client_order_id in left) is not bool(gone)
+
+
+def test_a_fee_in_a_currency_without_a_price_is_logged_as_fee_unvalued(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = make_home(tmp_path)
+    stub = seeded(home, fee_asset="BNB", fee_asset_price=Decimal("250"))
+    ctx = cycle(home, asof(1), stub)
+    live = {f.client_order_id: f for f in ctx.broker_answers.fills if f.client_order_id in stub.creates}
+    assert live and all(f.status == "filled" and f.fee == 0 for f in live.values())
+    events = [d for k, d in ctx.events if k == "fee_unvalued"]
+    # One per fill: the currency and the amount the exchange charged, nothing dropped.
+    charged = {cid: sum((Decimal(t["commission"]) for t in o.trades), Decimal(0)) for cid, o in stub.orders.items()}
+    assert sorted((d["client_order_id"], d["currency"], d["amount"]) for d in events) == sorted(
+        (cid, "BNB", amount) for cid, amount in charged.items())
+    assert all(d["account"] == f"follower:{LIVE}" and "BNB" in d["reason"] for d in events)
+    logged = [json.loads(line) for line in (home.memory / "trade_log.jsonl").read_text().splitlines()]
+    assert len([x for x in logged if x["kind"] == "fee_unvalued"]) == len(events)
+    no_network(monkeypatch)
+    assert replay(home, 1).ok
+
+
+def test_a_fee_in_coins_the_books_hold_is_valued_booked_and_paid_in_kind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vanta.brokers.errors import booked_fees
+
+    home = make_home(tmp_path)
+    stub = seeded(home)
+    for day in (1, 2):  # the follower comes to hold IBM, fees in USD
+        cycle(home, asof(day), stub)
+    # From now on the exchange takes its 0.1% in IBM (at 100 USD an IBM): coins the
+    # follower's sleeve holds from cycle 4 on.
+    stub.fee_asset, stub.fee_asset_price = "IBM", Decimal("100")
+    ctxs = [cycle(home, asof(day), stub) for day in (3, 4, 5, 6)]
+    settled = 0
+    for ctx in ctxs[2:]:
+        orders = {o.client_order_id: o for o in ctx.to_submit}
+        live = [f for f in ctx.broker_answers.fills if f.client_order_id in stub.creates and f.status == "filled"]
+        kinds = {d["client_order_id"]: d for k, d in ctx.events if k == "fee_in_kind"}
+        fills = {d["client_order_id"]: d for k, d in ctx.events if k == "fill"}
+        for f in live:
+            (noted,) = booked_fees(f.reason) if orders[f.client_order_id].symbol != "IBM" or \
+                orders[f.client_order_id].side == "sell" else [None]
+            if noted is None:  # an IBM buy: its IBM fee came out of the IBM bought
+                continue
+            amount, ccy, value = noted
+            # Valued at the snapshot's IBM price, booked as a fee: in the fill, its cash, its PnL.
+            assert ccy == "IBM" and Decimal(value) == (Decimal(amount) * ctx.snap.prices["IBM"]).quantize(
+                Decimal("0.01"), "ROUND_CEILING")
+            assert fills[f.client_order_id]["fee"] == f.fee >= Decimal(value)
+            # The exchange took the coins, not cash: the sleeve gave up that IBM for its value.
+            d = kinds[f.client_order_id]
+            assert (d["asset"], d["qty"]) == ("IBM", Decimal(amount))
+            assert Decimal(value) - Decimal("0.01") <= d["value"] <= Decimal(value)
+            settled += 1
+        # So the books meet the broker: no drift, at most rounding.
+        assert not [d for k, d in ctx.events if k in ("broker_drift", "broker_correction")]
+        book = wallet(home) if ctx is ctxs[-1] else None
+    assert settled >= 3
+    assert book is not None
+    held = sum((Decimal(q) for q, _ in book["positions"].get("IBM", [])), Decimal(0))
+    assert held == stub.holdings[KEY]["IBM"]
+    no_network(monkeypatch)
+    for n in (3, 4, 5, 6):
+        assert replay(home, n).ok
+
+
+def test_lookups_start_at_the_asof_of_the_orders_cycle_and_old_ones_are_lookup_only(tmp_path: Path) -> None:
+    from vanta.brokers.ccxt_broker import SINCE_MARGIN_MS
+    from vanta.brokers.ccxt_edge import past
+    from vanta.cycle import _recorded_asof
+
+    home = make_home(tmp_path)
+    stub = StubVenue(latency=0)
+    stub.faults = {"create": ["timeout"] * 100}
+    (o,) = live_orders(cycle(home, asof(3), stub))
+    assert _recorded_asof(home, 1) == asof(3) and _recorded_asof(home, 2) is None
+    young = o.model_copy(update={"client_order_id": "young", "cycle": 1 + MAX_AGE - 1})
+    old = o.model_copy(update={"client_order_id": "old"})
+    resting = o.model_copy(update={"client_order_id": "resting", "status": "open"})
+    asofs = {1: asof(3), young.cycle: asof(20)}
+    got = past([young, old, resting], 1 + MAX_AGE, asofs.get, {"AAPL": Decimal("31.01")})
+    ms = 1_793_664_000_000  # 2026-11-03T00:00:00Z
+    assert got.since == {"old": ms - SINCE_MARGIN_MS, "resting": ms - SINCE_MARGIN_MS,
+                         "young": ms + 17 * 86_400_000 - SINCE_MARGIN_MS}
+    assert got.lookup_only == {"old"}  # submitting and MAX_AGE cycles old; an open order is followed
+    assert past([young, old], None, None, None) == (({}, frozenset(), {}))

@@ -295,7 +295,158 @@ def test_coinbase_order_of_a_crashed_cycle_is_found_in_closed_orders_not_resent(
     fill = resume(broker, venue, o)
     assert (fill.status, fill.qty, fill.cash) == ("filled", Decimal("10"), Decimal("3.88864"))
     assert [urlsplit(u).path for _, u, _ in rec.requests] == ["/api/v3/brokerage/orders/historical/batch"] * 2
-    assert [dict(parse_qsl(urlsplit(u).query))["order_status"] for _, u, _ in rec.requests] == ["OPEN", "FILLED"]
+    # Open orders, then orders of every status (a cancelled order may hold a partial fill).
+    assert [dict(parse_qsl(urlsplit(u).query)).get("order_status") for _, u, _ in rec.requests] == ["OPEN", None]
+
+
+SINCE = 1700000000000  # 2023-11-14T22:13:20Z: before the recorded coinbase order (2023-11-26)
+
+
+def coinbase_page(n: int, cursor: str, mine: bool = False) -> dict[str, Any]:
+    """A full page of coinbase's list of orders (LOOKUP_PAGE orders), ours last if `mine`."""
+    from vanta.brokers.ccxt_broker import LOOKUP_PAGE
+
+    raw = answer("coinbase", "fetchClosedOrders", "Spot closed order")["httpResponse"]["orders"][0]
+    orders = [{**raw, "order_id": f"{n:04d}-{i:04d}", "client_order_id": f"someone-else-{n}-{i}", "cursor": ""}
+              for i in range(LOOKUP_PAGE)]
+    if mine:
+        orders[-1]["client_order_id"] = COID
+    return {"orders": orders, "sequence": "0", "has_next": bool(cursor), "cursor": cursor}
+
+
+def test_coinbase_lookup_reads_every_page_since_the_submission_and_finds_page_three() -> None:
+    req = fixture("request", "coinbase")
+    o = order("ADA/USDT", "sell", "10", "0.39", coid=COID)
+    empty = {"orders": [], "sequence": "0", "has_next": False, "cursor": ""}
+    pages = [(200, empty), (200, coinbase_page(1, "c1")), (200, coinbase_page(2, "c2")),
+             (200, coinbase_page(3, "", mine=True))]
+    broker, venue, rec = broker_on("coinbase", pages, "ADA/USDT")
+    broker.since = {COID: SINCE}
+    fill = resume(broker, venue, o)
+    assert (fill.status, fill.qty, fill.cash) == ("filled", Decimal("10"), Decimal("3.88864"))
+    assert [m for m, _, _ in rec.requests] == ["GET"] * 4  # found: nothing created
+    queries = [dict(parse_qsl(urlsplit(u).query)) for _, u, _ in rec.requests]
+    # What ccxt's own fixture expects for open orders, plus the market, the start and the page.
+    want = dict(parse_qsl(urlsplit(req["methods"]["fetchOpenOrders"][0]["url"]).query))
+    assert queries[0] == {**want, "product_id": "ADA-USDT", "start_date": "2023-11-14T22:13:20.000Z"}
+    assert {k: queries[1][k] for k in ("limit", "product_id", "start_date")} == {
+        "limit": "100", "product_id": "ADA-USDT", "start_date": "2023-11-14T22:13:20.000Z"}
+    assert "order_status" not in queries[1] and "cursor" not in queries[1]
+    assert [q.get("cursor") for q in queries[2:]] == ["c1", "c2"]
+    assert all(urlsplit(u).path == urlsplit(req["methods"]["fetchOpenOrders"][0]["url"]).path
+               for _, u, _ in rec.requests)
+
+
+def test_coinbase_lookup_past_the_page_cap_is_incomplete_and_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vanta.brokers import ccxt_broker
+
+    monkeypatch.setattr(ccxt_broker, "LOOKUP_PAGES", 2)
+    o = order("ADA/USDT", "sell", "10", "0.39", coid=COID)
+    broker, venue, rec = broker_on("coinbase", [(200, coinbase_page(1, "c1")), (200, coinbase_page(2, "c2"))],
+                                   "ADA/USDT")
+    fill = resume(broker, venue, o)
+    assert fill.status == "deferred" and (fill.reason or "").startswith("submitting:")
+    assert "first 2 pages" in (fill.reason or "")
+    assert [m for m, _, _ in rec.requests] == ["GET", "GET"]  # never sent on an incomplete search
+
+
+def test_an_old_submitting_order_a_complete_lookup_does_not_find_is_not_sent_again() -> None:
+    from vanta.brokers.errors import NEVER_FOUND
+
+    o = order("ADA/USDT", "sell", "10", "0.39", coid=COID, status="submitting")
+    empty = {"orders": [], "sequence": "0", "has_next": False, "cursor": ""}
+    broker, venue, rec = broker_on("coinbase", [(200, empty), (200, coinbase_page(1, "")),
+                                                (200, empty), (200, coinbase_page(1, ""))], "ADA/USDT")
+    broker.lookup_only = frozenset({COID})
+    fill = resume(broker, venue, o)
+    assert fill.status == "deferred" and (fill.reason or "").startswith(f"submitting: {NEVER_FOUND}")
+    assert [m for m, _, _ in rec.requests] == ["GET", "GET"]
+
+
+def test_kraken_lookup_filters_by_cl_ord_id_and_follows_the_offset_pages() -> None:
+    from vanta.brokers.ccxt_broker import KRAKEN_PAGE
+
+    o = order("LTC/USDT", "buy", "0.1", "70", coid=COID)
+    native = native_client_id("kraken", COID)
+    recorded = next(iter(answer("kraken", "fetchOrder", "closed market order")["httpResponse"]["result"].values()))
+    # A full first page without ours (an exchange that applied the filter loosely, say):
+    # the lookup reads on, by offset, and finds it on the second page.
+    others = {f"O{i:05d}-AAAAA-BBBBBB": {**recorded, "cl_ord_id": f"other-{i}"} for i in range(KRAKEN_PAGE)}
+    mine = {"OURS00-AAAAA-BBBBBB": {**recorded, "cl_ord_id": native}}
+    nothing_open = {"error": [], "result": {"open": {}}}
+    broker, venue, rec = broker_on("kraken", [(200, nothing_open),
+                                              (200, {"error": [], "result": {"closed": others, "count": 51}}),
+                                              (200, {"error": [], "result": {"closed": mine, "count": 51}})],
+                                   "LTC/USDT")
+    found = asyncio.run(_lookup(broker, venue, o))
+    assert found is not None and found["clientOrderId"] == native
+    paths = [urlsplit(u).path.rsplit("/", 1)[1] for _, u, _ in rec.requests]
+    assert paths == ["OpenOrders", "ClosedOrders", "ClosedOrders"]
+    bodies = [dict(parse_qsl(b or "")) for _, _, b in rec.requests]
+    assert all(b["cl_ord_id"] == native for b in bodies)
+    assert "ofs" not in bodies[1] and bodies[2]["ofs"] == str(KRAKEN_PAGE)
+    # The requests are the fixture's (same endpoints), the cl_ord_id filter added.
+    req = fixture("request", "kraken")["methods"]
+    assert [urlsplit(req[m][0]["url"]).path.rsplit("/", 1)[1] for m in ("fetchOpenOrders", "fetchClosedOrders")] \
+        == paths[:2]
+
+
+def test_kraken_open_orders_come_in_one_answer_so_a_long_one_is_complete() -> None:
+    from vanta.brokers.ccxt_broker import KRAKEN_PAGE
+
+    o = order("LTC/USDT", "buy", "0.1", "70", coid=COID)
+    recorded = next(iter(answer("kraken", "fetchOrder", "closed market order")["httpResponse"]["result"].values()))
+    many = {f"O{i:05d}-AAAAA-BBBBBB": {**recorded, "status": "open", "cl_ord_id": f"other-{i}"}
+            for i in range(2 * KRAKEN_PAGE)}
+    broker, venue, rec = broker_on("kraken", [(200, {"error": [], "result": {"open": many}}),
+                                              (200, {"error": [], "result": {"closed": {}, "count": 0}})],
+                                   "LTC/USDT")
+    assert asyncio.run(_lookup(broker, venue, o)) is None  # complete: not found
+    assert [urlsplit(u).path.rsplit("/", 1)[1] for _, u, _ in rec.requests] == ["OpenOrders", "ClosedOrders"]
+    assert not any("ofs" in dict(parse_qsl(b or "")) for _, _, b in rec.requests)
+
+
+ALPACA_ORDER = {
+    "id": "cbaf12d7-69b8-49c0-a31b-b46af35c755c", "client_order_id": COID,
+    "created_at": "2023-11-17T04:21:42.234579Z", "updated_at": "2023-11-17T04:22:34.442765Z",
+    "submitted_at": "2023-11-17T04:21:42.233357Z", "filled_at": "2023-11-17T04:22:34.399019Z",
+    "asset_id": "77c6f47f-0939-4b23-b41e-47b4469c4bc8", "symbol": "LTC/USD", "asset_class": "crypto",
+    "qty": "0.5", "filled_qty": "0.5", "filled_avg_price": "70.5", "order_type": "limit", "type": "limit",
+    "side": "buy", "time_in_force": "gtc", "limit_price": "71", "status": "filled"}
+
+
+def test_alpaca_lookup_asks_by_client_order_id_directly() -> None:
+    o = order("LTC/USD", "buy", "0.5", "71", coid=COID)
+    broker, venue, rec = broker_on("alpaca", [(200, ALPACA_ORDER)], "LTC/USD")
+    fill = resume(broker, venue, o)
+    assert (fill.status, fill.qty, fill.price) == ("filled", Decimal("0.5"), Decimal("70.5"))
+    assert fill.cash == Decimal("-35.25")
+    ((method, url, _),) = rec.requests  # one call, nothing sent
+    want = urlsplit(fixture("request", "alpaca")["methods"]["fetchOpenOrders"][0]["url"])
+    assert method == "GET" and urlsplit(url).netloc == want.netloc
+    assert urlsplit(url).path == "/v2/orders:by_client_order_id"
+    assert dict(parse_qsl(urlsplit(url).query)) == {"client_order_id": COID}
+
+
+def test_alpaca_unknown_client_order_id_is_not_found_and_the_order_is_sent() -> None:
+    o = order("LTC/USD", "buy", "0.5", "71", coid=COID)
+    unknown = {"code": 40410000, "message": "order not found for " + COID}
+    broker, venue, rec = broker_on("alpaca", [(404, unknown), (200, {**ALPACA_ORDER, "status": "new",
+                                                                     "filled_qty": "0"}),
+                                              (200, ALPACA_ORDER)], "LTC/USD")
+    broker.sleep = _no_sleep
+    fill = resume(broker, venue, o)
+    assert [(m, urlsplit(u).path) for m, u, _ in rec.requests] == [
+        ("GET", "/v2/orders:by_client_order_id"), ("POST", "/v2/orders"), ("GET", f"/v2/orders/{ALPACA_ORDER['id']}")]
+    assert json.loads(rec.requests[1][2] or "{}")["client_order_id"] == COID
+    assert fill.status == "filled"
+
+
+async def _lookup(broker: CcxtBroker, venue: Venue, o: Any) -> Any:
+    try:
+        return await broker.lookup(venue, o)
+    finally:
+        await venue.exchange.close()
 
 
 def test_kraken_lookup_asks_by_cl_ord_id_and_sends_when_unknown() -> None:

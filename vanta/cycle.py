@@ -227,7 +227,9 @@ class LiveEdge:
 
             maybe_sent = frozenset(o.client_order_id for o in live) if self.resumed else frozenset()
             answered, balances, conversions = ccxt_edge.submit(
-                live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets, execution, maybe_sent, self.ccxt_pool)
+                live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets, execution, maybe_sent, self.ccxt_pool,
+                ctx.cycle, lambda c: ctx.asof if c == ctx.cycle else _recorded_asof(self.home, c),
+                ctx.snap.prices if ctx.snap else None)
             fills += answered
         faults.point("broker_answered")
         return BrokerAnswers.make(
@@ -260,6 +262,14 @@ class LiveEdge:
         sha, added = bundle.put(self.home, data)
         self.bundle_bytes += added
         return sha
+
+
+def _recorded_asof(home: Home, cycle: int) -> str | None:
+    """The asof of a committed cycle (its replay manifest), or None when it has none."""
+    try:
+        return bundle.load_manifest(home, cycle).asof
+    except StateError:
+        return None
 
 
 def _ccxt_refs(ctx: Ctx) -> dict[str, str]:

@@ -9,10 +9,13 @@ recorded as a cycle input by the live edge, so replay never calls an exchange.
 Rules, per order:
 - the client order id goes out in the exchange's own parameter (ccxt_exchange);
 - an order that may already have reached the exchange (queued as `submitting` or
-  `open`, or its cycle was interrupted) is first looked up by client order id, in open
-  and closed orders; it is sent only when the exchange does not know it;
-- a submit that times out is never sent again: its fate is looked up; unknown, it
+  `open`, or its cycle was interrupted) is first looked up by client order id (`lookup`:
+  direct where the exchange can, else every page of its order lists); it is sent only
+  when a complete lookup does not find it, and never once it is MAX_AGE_CYCLES old
+  (`lookup_only`: it is deferred with NEVER_FOUND and the execute stage expires it);
+- a submit that times out is not sent again in that cycle: its fate is looked up; unknown, it
   stays `submitting` for the next cycle;
+- fees in a third currency are valued at the snapshot (`to_fill`), or named as unvalued;
 - a partly filled order is followed until closed; still open after the follow
   budget, it is cancelled (the cancel is retried once) and its fills are booked;
 - insufficient funds and invalid orders are rejections; an authentication error
@@ -38,7 +41,18 @@ from vanta import faults
 from vanta.books import fill_price
 from vanta.brokers import rails
 from vanta.brokers.ccxt_exchange import CLIENT_ID_PARAM, make_exchange, native_client_id, to_market
-from vanta.brokers.errors import AuthFailed, BrokerError, CircuitOpen, Final, NotFound, RateLimited, Transient
+from vanta.brokers.errors import (
+    FEE_UNVALUED,
+    NEVER_FOUND,
+    AuthFailed,
+    BrokerError,
+    CircuitOpen,
+    Final,
+    InvalidOrder,
+    NotFound,
+    RateLimited,
+    Transient,
+)
 from vanta.brokers.rails import Rail
 from vanta.brokers.resilience import Backoff, Breaker, Sleep, call, retry
 from vanta.brokers.secrets import AccountRef, KeyRing, parse_ref
@@ -46,6 +60,34 @@ from vanta.models import Execution, Fill, Market, Order
 from vanta.money import ZERO, cash_step, ceil, floor, half_even
 
 TERMINAL = ("closed", "canceled", "cancelled", "expired", "rejected")
+
+LOOKUP_PAGE = 100
+"""Orders per page asked for when a lookup lists orders (coinbase's default and maximum page)."""
+LOOKUP_PAGES = 10
+"""Pages read per listing before a lookup gives up as incomplete (kraken: 50 orders a page,
+coinbase: LOOKUP_PAGE), i.e. 500 to 1,000 orders with the client order id (kraken) or since
+the order's submission (coinbase)."""
+KRAKEN_PAGE = 50
+SINCE_MARGIN_MS = 3_600_000
+"""A listing starts this long before the asof of the order's cycle (clock skew between the
+machine that ran the cycle and the exchange)."""
+ALPACA_UNKNOWN = "40410000"
+"""alpaca's error code for an order it does not know."""
+
+
+class LookupIncomplete(Transient):
+    """A lookup by client order id could not search every page: the order's fate stays unknown."""
+
+
+def _next_page(paging: str, page: list[dict[str, Any]], params: dict[str, Any]) -> dict[str, Any] | None:
+    """The parameters of the page after `page`, or None when `page` was the last."""
+    if paging == "kraken":  # offsets; a short page is the last
+        return None if len(page) < KRAKEN_PAGE else {**params, "ofs": int(params.get("ofs", 0)) + len(page)}
+    # coinbase: ccxt leaves the answer's cursor in the first order's raw structure
+    cursor = ((page[0].get("info") or {}).get("cursor") if page else None)
+    if not cursor or len(page) < LOOKUP_PAGE:
+        return None
+    return {**params, "cursor": cursor}
 
 
 @dataclass(frozen=True)
@@ -106,10 +148,19 @@ def _fees(o: Mapping[str, Any]) -> list[tuple[Decimal, str]]:
     return [(_dec(f["cost"]) or ZERO, f.get("currency") or "") for f in fees if f and f.get("cost") is not None]
 
 
-def to_fill(order: Order, o: Mapping[str, Any], market: Market, base: str) -> Fill:
+def to_fill(order: Order, o: Mapping[str, Any], market: Market, base: str,
+            rates: Mapping[str, Decimal] | None = None) -> Fill:
     """A ccxt order structure as vanta's answer for `order`: what was filled, at what
     average price, and the cash it moved (a buy pays notional rounded up plus fees; a
-    sell receives notional rounded down less fees, as the paper broker books)."""
+    sell receives notional rounded down less fees, as the paper broker books).
+
+    Fees: in the quote, booked as they are; in the base of a buy, they come out of the
+    coins bought. In any other currency (BNB on binance, the base of a sell) the fee is
+    valued in the quote, at the snapshot price of the vault's market of that currency in
+    this quote (`rates`: asset -> price), else (the base of a sell) at the fill's own price,
+    and booked like a quote fee, so PnL carries the cost; the reason says what was valued how.
+    A fee vanta has no price for stays in the reason as `fee unvalued: <amount> <currency>`
+    (the truth stage logs it as `fee_unvalued`)."""
     filled = _dec(o.get("filled")) or ZERO
     if filled <= 0:
         return rejected(order, f"{o.get('status') or 'unknown'}: nothing filled")
@@ -123,8 +174,17 @@ def to_fill(order: Order, o: Mapping[str, Any], market: Market, base: str) -> Fi
             fee += amount
         elif ccy == base and order.side == "buy":
             filled -= amount  # the fee came out of the coins bought
-        else:
-            notes.append(f"fee {amount} {ccy} not booked")
+        elif amount > 0:
+            rate, source = (rates or {}).get(ccy), f"the {ccy} snapshot price"
+            if rate is None and ccy == base:
+                rate, source = avg, "the fill price"
+            if rate is None:
+                notes.append(f"{FEE_UNVALUED} {amount} {ccy} (no {ccy} market in {market.quote} in the snapshot; "
+                             "not in the books)")
+                continue
+            value = amount * rate
+            fee += value
+            notes.append(f"fee {amount} {ccy} booked as {ceil(value, step)} {market.quote} at {source} {rate}")
     fee = ceil(fee, step)
     cash = -(ceil(notional, step) + fee) if order.side == "buy" else floor(notional, step) - fee
     if filled % market.lot_size == 0:
@@ -139,7 +199,9 @@ class CcxtBroker:
 
     def __init__(self, venues: Mapping[str, Venue], markets: Mapping[str, Market],
                  policy: Policy = Policy(), sleep: Sleep = asyncio.sleep,
-                 on_submitted: Callable[[Order, float], None] | None = None) -> None:
+                 on_submitted: Callable[[Order, float], None] | None = None,
+                 since: Mapping[str, int] | None = None, lookup_only: frozenset[str] = frozenset(),
+                 prices: Mapping[str, Decimal] | None = None) -> None:
         self.venues = venues
         """account_ref -> venue."""
         self.markets = dict(markets)
@@ -148,6 +210,16 @@ class CcxtBroker:
         self.policy = policy
         self.sleep = sleep
         self.on_submitted = on_submitted
+        self.since = dict(since or {})
+        """client order id -> the earliest instant (ms) it can have been submitted: where
+        a listing of orders starts."""
+        self.lookup_only = lookup_only
+        """Orders too old to be sent again: looked up, followed when found, else deferred
+        with NEVER_FOUND (the execute stage expires them)."""
+        self.prices = dict(prices or {})
+        """The cycle's snapshot prices by symbol: a fee charged in a third currency is valued
+        at the price of the market whose base it is, in the fill's quote."""
+        self._by_quote: dict[str, dict[str, Decimal]] = {}
         self.calls = 0
 
     # ------------------------------------------------------------------ batch
@@ -217,6 +289,8 @@ class CcxtBroker:
                 found = await self.lookup(venue, order)
                 if found is not None:
                     return await self.follow(venue, order, found)
+                if order.client_order_id in self.lookup_only:
+                    return deferred(order, "submitting", f"{NEVER_FOUND} (a complete lookup); too old to send again")
             return await self._send(venue, order, ex)
         except Transient as err:
             return deferred(order, "submitting" if maybe_sent else "retry", err.message)
@@ -259,7 +333,17 @@ class CcxtBroker:
         return await self.follow(venue, order, found)
 
     async def lookup(self, venue: Venue, order: Order) -> dict[str, Any] | None:
-        """The exchange's order with this client order id (open or closed), or None."""
+        """The exchange's order with this client order id (open or closed), or None when
+        a complete search did not find it. A search that could not be completed (a page
+        cap reached, a read failed) raises a Transient error: the order is never sent on
+        the strength of an incomplete search.
+
+        - binance: GET /api/v3/order by origClientOrderId (direct);
+        - alpaca: GET /v2/orders:by_client_order_id (direct; 404 = unknown);
+        - kraken: OpenOrders (one answer) and ClosedOrders (every page, `ofs`), both
+          filtered by cl_ord_id at the exchange;
+        - coinbase (no filter by client id): open orders, then orders of every status,
+          every page (`cursor`) from the order's earliest submission time (`since`)."""
         exid, exch = venue.ref.exchange, venue.exchange
         native = native_client_id(exid, order.client_order_id)
         if exid == "binance":
@@ -269,13 +353,59 @@ class CcxtBroker:
             except NotFound:
                 return None
             return found
-        params = {"clientOrderId": native} if exid == "kraken" else {}
-        for fetch in (exch.fetch_open_orders, exch.fetch_closed_orders):
-            listed = await self._read(venue, functools.partial(fetch, order.symbol, None, None, dict(params)))
-            hits = [o for o in listed if o.get("clientOrderId") == native]
+        if exid == "alpaca":
+            return await self._alpaca_lookup(venue, native)
+        since = self.since.get(order.client_order_id)
+        if exid == "kraken":
+            # OpenOrders answers every open order at once; ClosedOrders pages by offset.
+            listings: tuple[tuple[Callable[[dict[str, Any]], Any], str | None], ...] = (
+                (functools.partial(exch.fetch_open_orders, None, None, None), None),
+                (functools.partial(exch.fetch_closed_orders, None, None, None), "kraken"))
+            first: dict[str, Any] = {"clientOrderId": native}
+        else:
+            listings = ((functools.partial(exch.fetch_open_orders, order.symbol, since, LOOKUP_PAGE), "coinbase"),
+                        (functools.partial(exch.fetch_orders, order.symbol, since, LOOKUP_PAGE), "coinbase"))
+            first = {}
+        for listing, paging in listings:
+            hit = await self._search(venue, paging, listing, first, native)
+            if hit is not None:
+                return hit
+        return None
+
+    async def _search(self, venue: Venue, paging: str | None, listing: Callable[[dict[str, Any]], Any],
+                      first: dict[str, Any], native: str) -> dict[str, Any] | None:
+        """Every page of one listing (at most LOOKUP_PAGES; `paging`: how it pages, None for a
+        listing answered in one piece), the order with `native` or None."""
+        params, seen = dict(first), set()
+        for _ in range(LOOKUP_PAGES):
+            page = list(await self._read(venue, functools.partial(listing, dict(params))))
+            hits = [o for o in page if o.get("clientOrderId") == native]
             if hits:
                 return dict(hits[0])
-        return None
+            nxt = None if paging is None else _next_page(paging, page, params)
+            if nxt is None:
+                return None
+            key = repr(sorted(nxt.items()))
+            if key in seen:
+                return None  # the exchange gave the same cursor again: nothing further
+            seen.add(key)
+            params = nxt
+        raise LookupIncomplete(f"client order id {native} not in the first {LOOKUP_PAGES} pages of "
+                               f"{venue.ref.exchange}'s orders; not sent again until a lookup is complete")
+
+    async def _alpaca_lookup(self, venue: Venue, native: str) -> dict[str, Any] | None:
+        exch = venue.exchange
+        try:
+            raw = await self._read(venue, lambda: exch.request(
+                "v2/orders:by_client_order_id", ["trader", "private"], "GET", {"client_order_id": native}))
+        except NotFound:
+            return None
+        except InvalidOrder as err:
+            if ALPACA_UNKNOWN in err.message:  # ccxt maps alpaca's 404 "order is not found" to InvalidOrder
+                return None
+            raise
+        found: dict[str, Any] = exch.parse_order(raw, exch.safe_market(raw.get("symbol")))
+        return found
 
     async def follow(self, venue: Venue, order: Order, o: Mapping[str, Any]) -> Fill:
         """Follow `o` until it is closed; cancel what is still open after the budget. The
@@ -300,7 +430,14 @@ class CcxtBroker:
             best = self._newer(best, await self._cancel(venue, order, best))
             if best.get("status") not in TERMINAL:
                 return deferred(order, "open", f"order {best.get('id')} still open after the cancel")
-        return to_fill(order, await self._with_trades(venue, order, best), market, base)
+        return to_fill(order, await self._with_trades(venue, order, best), market, base, self._rates(market.quote))
+
+    def _rates(self, quote: str) -> dict[str, Decimal]:
+        """Asset -> its snapshot price in `quote` (the vault's markets quoted in it)."""
+        if quote not in self._by_quote:
+            self._by_quote[quote] = {s.partition("/")[0]: p for s, p in sorted(self.prices.items())
+                                     if s in self.markets and self.markets[s].quote == quote}
+        return self._by_quote[quote]
 
     async def _with_trades(self, venue: Venue, order: Order, o: dict[str, Any]) -> dict[str, Any]:
         """An order report without fees (binance's GET order has none) gets its trades,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -70,8 +71,39 @@ def _later(o: Order, maybe_sent: frozenset[str], why: str) -> Fill:
     return deferred(o, o.status if o.status in ("submitting", "open") else "submitting" if sent else "retry", why)
 
 
+class Past(NamedTuple):
+    """What the broker knows of the orders' past: where a lookup's listing starts, which
+    orders are too old to be sent again, and the snapshot prices that value fees."""
+
+    since: dict[str, int]
+    lookup_only: frozenset[str]
+    prices: Mapping[str, Decimal]
+
+
+def past(orders: Sequence[Order], cycle: int | None, asof_of: Callable[[int], str | None] | None,
+         prices: Mapping[str, Decimal] | None) -> Past:
+    """`since`: SINCE_MARGIN_MS before the asof of each order's cycle (an order goes out in
+    the cycle it was made in, at or after its asof). `lookup_only`: `submitting` orders
+    MAX_AGE_CYCLES cycles old or more."""
+    from vanta.brokers.ccxt_broker import SINCE_MARGIN_MS
+    from vanta.stages.execute import MAX_AGE_CYCLES
+
+    since: dict[str, int] = {}
+    asofs: dict[int, str | None] = {}
+    for o in orders:
+        if asof_of is not None and o.cycle not in asofs:
+            asofs[o.cycle] = asof_of(o.cycle)
+        stamp = asofs.get(o.cycle)
+        if stamp is not None:
+            ms = int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()) * 1000
+            since[o.client_order_id] = ms - SINCE_MARGIN_MS
+    old = frozenset(o.client_order_id for o in orders
+                    if cycle is not None and o.status == "submitting" and cycle - o.cycle >= MAX_AGE_CYCLES)
+    return Past(since, old, dict(prices or {}))
+
+
 async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
-               execution: Mapping[str, Execution], maybe_sent: frozenset[str]) -> Answers:
+               execution: Mapping[str, Execution], maybe_sent: frozenset[str], history: Past) -> Answers:
     venues = {}
     try:
         # Why an account_ref cannot trade this cycle (a malformed ref, missing keys, its
@@ -94,7 +126,8 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
                 venues[ref] = pool.venue(ref)
             except StateError as err:
                 down[ref] = err.message
-        broker = CcxtBroker(venues, markets, pool.policy, on_submitted=pool.on_submitted)
+        broker = CcxtBroker(venues, markets, pool.policy, on_submitted=pool.on_submitted, since=history.since,
+                            lookup_only=history.lookup_only, prices=history.prices)
         fills = await broker.submit([o for o in orders if refs[o.account] not in down], refs, execution,
                                     maybe_sent)
         fills += [_later(o, maybe_sent, down[refs[o.account]]) for o in orders if refs[o.account] in down]
@@ -116,9 +149,15 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
 
 def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[str, Market],
            execution: Mapping[str, Execution], maybe_sent: frozenset[str],
-           pool_factory: Callable[[], VenuePool] | None = None) -> Answers:
+           pool_factory: Callable[[], VenuePool] | None = None, cycle: int | None = None,
+           asof_of: Callable[[int], str | None] | None = None,
+           prices: Mapping[str, Decimal] | None = None) -> Answers:
     """Answers for the ccxt accounts' orders (one per order; deferrals included), each
     account's balances read afterwards (an account whose read failed is left out), and
-    the stable-rail conversions. Without a pool factory, rails come from VANTA_RAIL_*."""
+    the stable-rail conversions. Without a pool factory, rails come from VANTA_RAIL_*.
+
+    `cycle` (this cycle's number), `asof_of` (a cycle's asof) and `prices` (the snapshot's)
+    tell the broker the orders' past (see `past`)."""
     pool = pool_factory() if pool_factory is not None else VenuePool(Policy(rails=rails.from_env(os.environ)))
-    return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent))
+    history = past(orders, cycle, asof_of, prices)
+    return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent, history))

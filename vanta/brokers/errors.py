@@ -68,6 +68,41 @@ class Unsupported(Final):
     a configuration problem the message names."""
 
 
+NEVER_FOUND = "never found at the exchange by client order id"
+"""Starts the reason of a `submitting` order's deferral when a complete lookup did not find
+it and the order was too old to be sent again; the execute stage expires it."""
+
+
+FEE_UNVALUED = "fee unvalued:"
+"""Marks, in a fill's reason, a fee charged in a currency vanta could not value in the
+quote (`fee unvalued: <amount> <currency> ...`); the truth stage logs it as `fee_unvalued`."""
+
+
+def booked_fees(reason: str | None) -> list[tuple[str, str, str]]:
+    """(amount, currency, value in the quote) of each fee a fill's reason says was charged in
+    another currency and booked at its value (`fee <amount> <currency> booked as <value> ...`)."""
+    if not reason or " booked as " not in reason:
+        return []
+    out = []
+    for part in reason.split("; "):
+        words = part.split()
+        if len(words) >= 6 and words[0] == "fee" and words[3:5] == ["booked", "as"]:
+            out.append((words[1], words[2], words[5]))
+    return out
+
+
+def unvalued_fees(reason: str | None) -> list[tuple[str, str]]:
+    """(amount, currency) of each unvalued fee a fill's reason names."""
+    if not reason or FEE_UNVALUED not in reason:
+        return []
+    out = []
+    for part in reason.split("; "):
+        if part.startswith(FEE_UNVALUED):
+            amount, ccy = part[len(FEE_UNVALUED):].split()[:2]
+            out.append((amount, ccy))
+    return out
+
+
 # ccxt class name -> vanta class. Checked along the exception's MRO, most specific first,
 # so a new ccxt subclass lands on its parent's mapping.
 _BY_NAME: dict[str, type[BrokerError]] = {

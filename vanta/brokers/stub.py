@@ -70,6 +70,10 @@ class StubOrder:
 class StubVenue:
     latency: float = 0.05
     fee_rate: Decimal = Decimal("0.001")
+    fee_asset: str | None = None
+    """Charge commissions in this asset (binance's BNB discount) instead of the quote..."""
+    fee_asset_price: Decimal = Decimal(1)
+    """... at this price in the quote."""
     partial_steps: int = 1
     """Reports an order needs to fill completely: 1 fills it at once."""
     faults: dict[str, list[str]] = field(default_factory=dict)
@@ -80,7 +84,7 @@ class StubVenue:
     stale_reports: bool = False
     """Answer every other fetch with the order's previous state (an out-of-order report)."""
     holdings: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    """API key -> asset -> amount the account holds; fills move it (commission in the quote)."""
+    """API key -> asset -> amount the account holds; fills move it (commission in the quote or `fee_asset`)."""
     prices: dict[str, Decimal] = field(default_factory=dict)
     """Market id (`BTCUSDT`) -> last price, for tickers and candles."""
     inflight: int = 0
@@ -186,17 +190,20 @@ class StubVenue:
         qty = o.executed - before
         if qty:
             self._next_id += 1
+            fee_asset = self.fee_asset or _quote_of(o.symbol)
+            commission = qty * o.price * self.fee_rate / (self.fee_asset_price if self.fee_asset else 1)
             o.trades.append({"symbol": o.symbol, "id": self._next_id, "orderId": o.order_id, "price": str(o.price),
                              "qty": str(qty), "quoteQty": str(qty * o.price),
-                             "commission": str(qty * o.price * self.fee_rate),
-                             "commissionAsset": _quote_of(o.symbol), "time": 1700000000000,
+                             "commission": str(commission),
+                             "commissionAsset": fee_asset, "time": 1700000000000,
                              "isBuyer": o.side == "BUY", "isMaker": False, "isBestMatch": True})
             quote = _quote_of(o.symbol)
             base = o.symbol[: -len(quote)]
             book = self.holdings.setdefault(o.key, {})
             sign = 1 if o.side == "BUY" else -1
             book[base] = book.get(base, ZERO) + sign * qty
-            book[quote] = book.get(quote, ZERO) - sign * qty * o.price - qty * o.price * self.fee_rate
+            book[quote] = book.get(quote, ZERO) - sign * qty * o.price
+            book[fee_asset] = book.get(fee_asset, ZERO) - commission
 
     def _find(self, p: dict[str, str]) -> StubOrder | None:
         if "origClientOrderId" in p:

@@ -6,7 +6,10 @@ A live broker may defer an order (an outage, an answer lost on the way, an order
 still resting): the order stays in the queue with the status the broker gave
 (`retry`, `submitting`, `open`) and one more attempt, and the rest of the cycle goes
 on. An order that never reached the broker (`retry`) expires after MAX_AGE_CYCLES
-cycles; one that may be at the broker is kept until the broker says what became of it.
+cycles; so does a `submitting` one that a complete lookup by client order id still does
+not find by then (the broker no longer sends it, so its id never goes out again). One
+that may be at the broker (`open`, or a lookup that failed) is kept until the broker
+says what became of it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Literal, cast
 
+from vanta.brokers.errors import NEVER_FOUND
 from vanta.context import Ctx, Edge, Event
 from vanta.models import Order
 
@@ -42,9 +46,13 @@ def run(ctx: Ctx, edge: Edge) -> Ctx:
         status = cast(QueueStatus, why.partition(":")[0] if why.partition(":")[0] in ("retry", "submitting", "open")
                       else "retry")
         age = ctx.cycle - o.cycle
-        if status == "retry" and age >= MAX_AGE_CYCLES:
+        expired = why if status == "retry" and age >= MAX_AGE_CYCLES else None
+        if status == "submitting" and age >= MAX_AGE_CYCLES and NEVER_FOUND in why:
+            expired = (f"{NEVER_FOUND} after {o.attempts + 1} attempts over {age} cycles (the last a complete "
+                       "lookup); its client order id is never sent again")
+        if expired is not None:
             events.append(("order_expired", {"client_order_id": o.client_order_id, "account": o.account,
-                                             "age_cycles": age, "reason": why}))
+                                             "age_cycles": age, "reason": expired}))
             continue
         kept.append(o.model_copy(update={"status": status, "attempts": o.attempts + 1}))
         events.append(("order_deferred", {"client_order_id": o.client_order_id, "account": o.account,

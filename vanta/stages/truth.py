@@ -14,6 +14,10 @@ rounds notional and fee against the account, a broker keeps more digits): the bo
 take the broker's figure without a drift report (`broker_rounding`), so residue never
 piles up. An account with an order still pending (deferred this cycle) is reported, not
 corrected: the broker may hold a fill vanta has not booked yet.
+First, fees a live broker took in coins the books hold (valued and booked as fees by the
+broker's answer) are paid in kind: the sleeves give up the coins for the value booked
+(`fee_in_kind`). A fee a live broker charged in a currency vanta could not value (no price
+for it in the snapshot) is logged as `fee_unvalued`, naming the currency and amount.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from dataclasses import replace
 from decimal import Decimal
 
 from vanta.books import consume_fifo, qty_of
+from vanta.brokers.errors import booked_fees, unvalued_fees
 from vanta.context import Ctx, Event
-from vanta.models import CoreBook, PortfolioFile, SleeveBook
+from vanta.models import CoreBook, Fill, PortfolioFile, SleeveBook
 from vanta.money import ZERO, cash_step, ceil, floor
 
 
@@ -84,11 +89,87 @@ def _with(sb: SleeveBook, sym: str, lots: tuple[tuple[Decimal, Decimal], ...]) -
     return SleeveBook.make(**{**sb.__dict__, "positions": positions})
 
 
+def _unvalued(ctx: Ctx, noted: list[Fill]) -> list[Event]:
+    """`fee_unvalued` per fee a live broker charged in a currency vanta had no price for:
+    not in the books, so named here (the fill's reason says it too)."""
+    if not noted:
+        return []
+    account = {o.client_order_id: (o.account, o.sleeve, o.symbol) for o in ctx.to_submit}
+    return [("fee_unvalued", {"client_order_id": f.client_order_id, "account": account[f.client_order_id][0],
+                              "sleeve": account[f.client_order_id][1], "symbol": account[f.client_order_id][2],
+                              "currency": ccy, "amount": Decimal(amount),
+                              "reason": f"no {ccy} price in the snapshot: the fee is not in the books; "
+                                        f"add a {ccy} market to the vault or settle by hand"})
+            for f in noted for amount, ccy in unvalued_fees(f.reason)]
+
+
+def _in_kind(ctx: Ctx, noted: list[Fill]) -> Ctx:
+    """Fees a live broker took in coins the books hold (`fee X IBM booked as V USD`): the fill
+    paid their value V in cash, the broker took the coins instead. The order's sleeve (then
+    the others, in order) gives up X of that asset's oldest lots and gets back the value of
+    what it gave up, as a sale at the price the fee was valued at (`fee_in_kind`, realized
+    PnL = value - cost of the lots). Coins the books do not hold stay a cash difference for
+    the comparison below."""
+    noted = [f for f in noted if " booked as " in (f.reason or "")]
+    if not noted or ctx.portfolio is None or ctx.snap is None:
+        return ctx
+    orders = {o.client_order_id: o for o in ctx.to_submit}
+    markets = ctx.snap.markets
+    followers = dict(ctx.portfolio.followers)
+    realized = dict(ctx.realized)
+    events: list[Event] = []
+    for f in noted:
+        o = orders[f.client_order_id]
+        kind, _, fid = o.account.partition(":")
+        quote = markets[o.symbol].quote
+        if kind != "follower" or fid not in followers or quote not in followers[fid]:
+            continue
+        step = cash_step(quote)
+        for amount_s, ccy, value_s in booked_fees(f.reason):
+            amount, value = Decimal(amount_s), Decimal(value_s)
+            sym = o.symbol if _asset(o.symbol) == ccy else next(
+                (s for s, m in sorted(markets.items()) if _asset(s) == ccy and m.quote == quote), None)
+            core = followers[fid][quote]
+            if sym is None or amount <= 0:
+                continue
+            sleeves = dict(core.sleeves)
+            left = amount
+            for sid in [o.sleeve, *sorted(k for k in sleeves if k != o.sleeve)]:
+                sb = sleeves.get(sid)
+                take = min(left, qty_of(sb.positions.get(sym, ()))) if sb is not None else ZERO
+                if sb is None or take <= 0:
+                    continue
+                lots, cost = consume_fifo(sb.positions[sym], take, quote)
+                back = floor(value * take / amount, step)
+                sb = _with(sb, sym, lots)
+                sleeves[sid] = SleeveBook.make(**{**sb.__dict__, "cash": {**sb.cash,
+                                                                             quote: sb.cash.get(quote, ZERO) + back}})
+                key = f"{o.account}/{sid}"
+                pnl, fees = realized.get(key, (ZERO, ZERO))
+                realized[key] = (pnl + back - cost, fees)
+                events.append(("fee_in_kind", {"client_order_id": o.client_order_id, "account": o.account,
+                                               "sleeve": sid, "symbol": sym, "asset": ccy, "qty": take,
+                                               "value": back, "cost": cost}))
+                left -= take
+                if left <= 0:
+                    break
+            followers[fid] = {**followers[fid], quote: CoreBook.make(cash=core.cash, sleeves=sleeves)}
+    if not events:
+        return ctx
+    portfolio = PortfolioFile.make(schema_version=ctx.portfolio.schema_version, cycle=ctx.portfolio.cycle,
+                                   asof=ctx.portfolio.asof, vaults=ctx.portfolio.vaults, followers=followers)
+    return replace(ctx, portfolio=portfolio, realized=realized, events=(*ctx.events, *events))
+
+
 def run(ctx: Ctx) -> Ctx:
+    # Live fills with a note on their fees (paper fills have no reason).
+    noted = [f for f in (ctx.answers.fills if ctx.answers else ()) if f.reason and f.status == "filled"]
+    ctx = _in_kind(ctx, noted)
     recorded = ctx.broker_answers.balances if ctx.broker_answers is not None else {}
     rails: list[Event] = [("rail_conversion", {"client_order_id": f.client_order_id, "status": f.status,
                                                "qty": f.qty, "price": f.price, "reason": f.reason})
                           for f in (ctx.broker_answers.conversions if ctx.broker_answers else ())]
+    rails += _unvalued(ctx, noted)
     if rails:
         ctx = replace(ctx, events=(*ctx.events, *rails))
     if not recorded:
