@@ -16,11 +16,16 @@ Printed, per measured cycle and as medians over them:
 
 The first cycle opens positions; the cycles after it are measured. One process, one run:
 read the figures against each other, the machine is shared.
+
+Last, the floor no scheduling can beat: ccxt's own CPU time per order (build, sign,
+parse the answer: one account, no latency, the stub's time left out), times the orders
+of a measured cycle, over the machine's cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -115,6 +120,41 @@ class Run:
                 "adapter_s": self.adapter_s, "wall": wall, "deferred": deferred, "duplicates": self.stub.duplicates}
 
 
+def ccxt_cpu_per_order(markets: dict[str, Any], n: int = 600) -> float:
+    """Seconds of CPU ccxt spends per order (create_order and the parse of its answer),
+    the stub's own time subtracted: the client's cost, whatever the concurrency."""
+    import asyncio
+
+    stub = StubVenue(latency=0.0, holdings={_key("binance:cpu"): {"USD": Decimal(10) ** 12}})
+    answer = stub._answer
+    spent = [0.0]
+
+    def timed_answer(*a: Any) -> Any:
+        t = time.process_time()
+        try:
+            return answer(*a)
+        finally:
+            spent[0] += time.process_time() - t
+
+    stub._answer = timed_answer  # type: ignore[method-assign,assignment]
+    ex = ccxt_exchange.make_exchange("binance", KeySet("cpu", _key("binance:cpu"), "s" * 64), False, markets)
+    ccxt_exchange.use_transport(ex, stub.transport)
+    ex.enableRateLimit = False  # the floor is CPU: the limiter's waits are not work
+    symbols = sorted(markets)
+
+    async def go() -> float:
+        t = time.process_time()
+        for i in range(n):
+            sym = symbols[i % len(symbols)]
+            m = markets[sym]
+            await ex.create_order(sym, "limit", "buy", m["precision"]["amount"] * 10, Decimal(100),
+                                  {"newClientOrderId": f"cpu{i:08d}"})
+        return time.process_time() - t
+
+    total = asyncio.run(go())
+    return (total - spent[0]) / n
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--followers", type=int, default=1000)
@@ -143,6 +183,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"median of cycles 2-{a.cycles + 1}: p50 {med['p50'] * 1000:.0f} ms, p99 {med['p99'] * 1000:.0f} ms "
               f"[target p99 <= 500 ms], {med['ops']:.0f} orders/s, cycle {med['wall']:.2f} s; "
               f"orders sent twice: {run.stub.duplicates}")
+        per = ccxt_cpu_per_order(markets)
+        orders = statistics.median(r["orders"] for r in rows)
+        cores = len(os.sched_getaffinity(0))
+        print(f"ccxt CPU per order (build, sign, parse; stub excluded): {per * 1000:.3f} ms; "
+              f"{orders:.0f} orders x that / {cores} cores = {orders * per / cores * 1000:.0f} ms, "
+              f"the least any schedule needs to send them all on this machine")
 
 
 if __name__ == "__main__":
