@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -132,7 +133,7 @@ async def _run(pool: VenuePool, orders: Sequence[Order], refs: Mapping[str, str]
                                     maybe_sent)
         fills += [_later(o, maybe_sent, down[refs[o.account]]) for o in orders if refs[o.account] in down]
         # Read after the orders: what the accounts hold once this cycle's fills landed.
-        shared = {ref for ref in refs.values() if list(refs.values()).count(ref) > 1}
+        shared = {ref for ref, n in Counter(refs.values()).items() if n > 1}
         accounts = sorted(a for a, ref in refs.items() if ref not in shared and ref in venues)
         held = await asyncio.gather(*(broker.balance(venues[refs[a]]) for a in accounts))
         on = {ex: [r for (e, _), r in sorted(pool.policy.rails.items()) if e == ex] for ex in {v.ref.exchange
