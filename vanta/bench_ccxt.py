@@ -73,6 +73,7 @@ class Run:
         self.policy = Policy(concurrency=concurrency, follow_interval=latency, backoff=Backoff(attempts=3))
         self.acks: list[tuple[str, float]] = []
         self.adapter_s = 0.0
+        self.adapter_cpu = 0.0
 
     def pool(self) -> VenuePool:
         stub = self.stub
@@ -94,11 +95,12 @@ class Run:
         real = ccxt_edge.submit
 
         def timed(*a: Any, **k: Any) -> Any:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             try:
                 return real(*a, **k)
             finally:
                 self.adapter_s = time.perf_counter() - t
+                self.adapter_cpu = time.process_time() - c
 
         ccxt_edge.submit = timed
         try:
@@ -117,7 +119,9 @@ class Run:
         drift = sum(1 for k, _ in ctx.events if k == "broker_correction")
         return {"drift": drift, "followers": len(lat), "orders": len(self.acks), "p50": pct(lat, 0.5) if lat else 0.0,
                 "p99": pct(lat, 0.99) if lat else 0.0, "ops": len(self.acks) / self.adapter_s if self.adapter_s else 0,
-                "adapter_s": self.adapter_s, "wall": wall, "deferred": deferred, "duplicates": self.stub.duplicates}
+                "adapter_s": self.adapter_s,
+                "cpu_ms": self.adapter_cpu / len(self.acks) * 1000 if self.acks else 0.0, "wall": wall,
+                "deferred": deferred, "duplicates": self.stub.duplicates}
 
 
 def ccxt_cpu_per_order(markets: dict[str, Any], n: int = 600) -> float:
@@ -169,19 +173,21 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{a.followers} followers on the ccxt adapter, stub exchange {a.latency * 1000:.0f} ms per call, "
               f"concurrency {a.concurrency}")
         print(f"{'cycle':>5} {'followers':>9} {'orders':>6} {'p50 ms':>7} {'p99 ms':>7} {'orders/s':>8} "
-              f"{'adapter s':>9} {'cycle s':>7} {'deferred':>8} {'dup':>3} {'corrected':>9}")
+              f"{'adapter s':>9} {'CPU/order':>9} {'cycle s':>7} {'deferred':>8} {'dup':>3} {'corrected':>9}")
         rows = []
         for n in range(1, a.cycles + 2):
             r = run.cycle(home, f"2026-01-{n:02d}T00:00:00Z")
             print(f"{n:>5} {r['followers']:>9} {r['orders']:>6} {r['p50'] * 1000:>7.0f} {r['p99'] * 1000:>7.0f} "
-                  f"{r['ops']:>8.0f} {r['adapter_s']:>9.2f} {r['wall']:>7.2f} {r['deferred']:>8} {r['duplicates']:>3} "
+                  f"{r['ops']:>8.0f} {r['adapter_s']:>9.2f} {r['cpu_ms']:>6.3f} ms {r['wall']:>7.2f} "
+                  f"{r['deferred']:>8} {r['duplicates']:>3} "
                   f"{r['drift']:>9}"
                   + ("  (opening)" if n == 1 else ""))
             if n > 1:
                 rows.append(r)
-        med = {k: statistics.median(r[k] for r in rows) for k in ("p50", "p99", "ops", "wall")}
+        med = {k: statistics.median(r[k] for r in rows) for k in ("p50", "p99", "ops", "wall", "cpu_ms")}
         print(f"median of cycles 2-{a.cycles + 1}: p50 {med['p50'] * 1000:.0f} ms, p99 {med['p99'] * 1000:.0f} ms "
-              f"[target p99 <= 500 ms], {med['ops']:.0f} orders/s, cycle {med['wall']:.2f} s; "
+              f"[target p99 <= 500 ms], {med['ops']:.0f} orders/s, adapter CPU {med['cpu_ms']:.3f} ms per order, "
+              f"cycle {med['wall']:.2f} s; "
               f"orders sent twice: {run.stub.duplicates}")
         per = ccxt_cpu_per_order(markets)
         orders = statistics.median(r["orders"] for r in rows)
