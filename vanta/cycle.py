@@ -215,7 +215,7 @@ class LiveEdge:
         vaults = {v.vault_id: v for v in ctx.vault.vaults}
         execution = {vid: v.execution for vid, v in vaults.items()}
         refs = _ccxt_refs(ctx)
-        live = [o for o in orders if o.account in refs]
+        live = [o for o in orders if o.account in refs] if refs else []
         if live:
             orders = tuple(o for o in orders if o.account not in refs)
         fills = self.broker.submit(

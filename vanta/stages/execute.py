@@ -12,6 +12,7 @@ cycles; one that may be at the broker is kept until the broker says what became 
 from __future__ import annotations
 
 from dataclasses import replace
+from operator import attrgetter
 from typing import Literal, cast
 
 from vanta.context import Ctx, Edge, Event
@@ -20,13 +21,12 @@ from vanta.models import Order
 MAX_AGE_CYCLES = 10
 
 QueueStatus = Literal["staged", "submitting", "open", "retry"]
+_ID = attrgetter("client_order_id")
 
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:
     answers = edge.execute(ctx)
-    asked = sorted(o.client_order_id for o in ctx.to_submit)
-    got = [f.client_order_id for f in answers.fills]
-    if asked != got:
+    if sorted(map(_ID, ctx.to_submit)) != list(map(_ID, answers.fills)):
         raise AssertionError("broker answers do not match the orders submitted")
     later = {f.client_order_id: f.reason or "retry" for f in answers.fills if f.status == "deferred"}
     if not later:

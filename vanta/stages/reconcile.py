@@ -81,16 +81,16 @@ def run(ctx: Ctx) -> Ctx:
     quotes = {(f.follower_id, s.sleeve_id): c.quote for f in ctx.registry.followers for c, s in f.sleeves()}
     for (fid, sid), mv in sorted(ctx.moves.items()):
         _apply_move(cores, fid, quotes[(fid, sid)], sid, mv)
-    # Group each book's orders, keeping execution order (sells before buys).
-    groups: dict[tuple[str, str], list[Order]] = {}
+    # Group each book's orders with their answers, keeping execution order (sells before buys).
+    groups: dict[tuple[str, str], list[tuple[Order, Fill]]] = {}
     for o in ctx.to_submit:
-        groups.setdefault((o.account, o.sleeve), []).append(o)
+        groups.setdefault((o.account, o.sleeve), []).append((o, answers[o.client_order_id]))
     realized: dict[str, tuple[Decimal, Decimal]] = {}
     events: list[Event] = []
     sweeps: list[tuple[str, str, str]] = []
-    for (account, sleeve), orders in groups.items():
-        filled = [(o, answers[o.client_order_id]) for o in orders if answers[o.client_order_id].status == "filled"]
-        pnl_of: dict[str, Decimal] = {}
+    for (account, sleeve), answered in groups.items():
+        filled = [(o, f) for o, f in answered if f.status == "filled"]
+        pnls: list[Decimal] = []
         if filled:
             kind, _, aid = account.partition(":")
             quote = markets[filled[0][0].symbol].quote
@@ -104,8 +104,9 @@ def run(ctx: Ctx) -> Ctx:
                 if any(o.side == "sell" for o, _ in filled):
                     sweeps.append((aid, quote, sleeve))
             realized[key] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
-            pnl_of = {o.client_order_id: p for (o, _), p in zip(filled, pnls, strict=True)}
-        events += [_event(o, answers[o.client_order_id], pnl_of) for o in orders]
+        # pnls follows the filled orders, in the order of `answered`.
+        pnl = iter(pnls)
+        events += [_event(o, f, next(pnl) if f.status == "filled" else ZERO) for o, f in answered]
     sweep_sleeves = {(f.follower_id, s.sleeve_id) for f in ctx.registry.followers for _, s in f.sleeves()
                      if s.profit == "sweep"}
     for fid, quote, sid in sweeps:
@@ -124,10 +125,10 @@ def run(ctx: Ctx) -> Ctx:
     return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
 
 
-def _event(o: Order, f: Fill, pnl_of: dict[str, Decimal]) -> Event:
+def _event(o: Order, f: Fill, realized: Decimal) -> Event:
     if f.status == "rejected":
         return ("reject", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
                            "reason": f.reason})
     return ("fill", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
                      "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price, "fee": f.fee,
-                     "cash": f.cash, "realized": pnl_of[o.client_order_id]})
+                     "cash": f.cash, "realized": realized})
