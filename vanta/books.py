@@ -9,7 +9,7 @@ are exact minor-unit amounts, so cash + open cost - realized is invariant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, Inexact, localcontext
 from functools import lru_cache
 from operator import itemgetter
 from typing import TypeVar
@@ -96,6 +96,8 @@ def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping
     Returns (orders, the factor applied or None). A buy that scales to zero is gone.
     """
     step = cash_step(currency)
+    if _surely_fits(orders, cash, ex, markets, step):
+        return orders, None
     proceeds: list[Decimal] = []
     costs: list[Decimal] = []
     buys: list[Order] = []
@@ -117,6 +119,26 @@ def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping
     out = [o if o.side == "sell" else o.model_copy(update={"qty": scaled[o.client_order_id]})
            for o in orders if o.side == "sell" or scaled[o.client_order_id] > 0]
     return out, factor
+
+
+def _surely_fits(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping[str, Market],
+                 step: Decimal) -> bool:
+    """A bound that spares fit_buys the exact cash moves when they clearly fit (the usual
+    case: the mirror stage asks for every sleeve). With n = qty x fill price and r = fee_bps
+    / BPS, rounding moves a notional and its fee by less than a step each, so a buy costs at
+    most n(1 + r) + step(2 + r) and a sale brings at least n(1 - r) - 2 step. The bound is
+    computed exactly (an inexact step answers False), so True means the exact costs fit."""
+    rate = ex.fee_bps / BPS
+    cost, budget = ZERO, cash
+    with localcontext() as c:
+        c.clear_flags()
+        for o in orders:
+            n = o.qty * fill_price(o.side, o.price, ex, markets[o.symbol])
+            if o.side == "buy":
+                cost += n * (ONE + rate) + step * (2 + rate)
+            else:
+                budget += n * (ONE - rate) - 2 * step
+        return cost <= budget and not c.flags[Inexact]
 
 
 def consume_fifo(lots: tuple[Lot, ...], qty: Decimal, currency: str) -> tuple[tuple[Lot, ...], Decimal]:

@@ -26,9 +26,14 @@ _ID = attrgetter("client_order_id")
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:
     answers = edge.execute(ctx)
-    if sorted(map(_ID, ctx.to_submit)) != list(map(_ID, answers.fills)):
+    got: list[str] = []
+    later: dict[str, str] = {}
+    for f in answers.fills:  # one pass over tens of thousands of answers: their ids, and the deferred
+        got.append(f.client_order_id)
+        if f.status == "deferred":
+            later[f.client_order_id] = f.reason or "retry"
+    if sorted(map(_ID, ctx.to_submit)) != got:
         raise AssertionError("broker answers do not match the orders submitted")
-    later = {f.client_order_id: f.reason or "retry" for f in answers.fills if f.status == "deferred"}
     if not later:
         return replace(ctx, answers=answers, broker_answers=answers)
     assert ctx.queue is not None

@@ -34,7 +34,10 @@ class _Cores:
         return self.new.get(fid, self.old[fid])[quote]
 
     def put(self, fid: str, quote: str, core: CoreBook) -> None:
-        self.new.setdefault(fid, dict(self.old[fid]))[quote] = core
+        mine = self.new.get(fid)
+        if mine is None:
+            mine = self.new[fid] = dict(self.old[fid])
+        mine[quote] = core
 
     def sleeve(self, fid: str, quote: str, sid: str) -> SleeveBook:
         return self.core(fid, quote).sleeves.get(sid, EMPTY)
