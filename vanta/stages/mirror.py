@@ -295,6 +295,7 @@ def run(ctx: Ctx) -> Ctx:
                 equity = r.equity()
                 for o in mine:
                     children.append(o)
+                    # diff._order_event's fields and the child's own, built as one dict
                     events.append(("child_order", {
                         "client_order_id": o.client_order_id, "vault_id": o.vault_id, "account": o.account,
                         "symbol": o.symbol, "side": o.side, "qty": o.qty, "price": o.price, "sleeve": o.sleeve,

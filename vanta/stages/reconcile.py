@@ -122,9 +122,12 @@ def run(ctx: Ctx) -> Ctx:
     old = ctx.mem.portfolio
     portfolio = PortfolioFile.make(
         schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof, vaults=vaults, followers=cores.result())
-    # Every paper answer is final; live brokers leave open orders queued.
-    queue = ctx.queue.model_copy(
-        update={"orders": tuple(o for o in ctx.queue.orders if o.client_order_id not in answers)})
+    # Every paper answer is final; live brokers leave open orders queued. Each answer is for
+    # a queued order (execute checked them against to_submit, part of the queue), so as many
+    # answers as queued orders leave none, without a pass over tens of thousands of orders.
+    waiting = (() if len(answers) == len(ctx.queue.orders)
+               else tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
+    queue = ctx.queue.model_copy(update={"orders": waiting})
     return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
 
 
