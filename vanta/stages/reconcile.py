@@ -84,14 +84,15 @@ def run(ctx: Ctx) -> Ctx:
     quotes = {(f.follower_id, s.sleeve_id): c.quote for f in ctx.registry.followers for c, s in f.sleeves()}
     for (fid, sid), mv in sorted(ctx.moves.items()):
         _apply_move(cores, fid, quotes[(fid, sid)], sid, mv)
-    # Group each book's orders with their answers, keeping execution order (sells before buys).
-    groups: dict[tuple[str, str], list[tuple[Order, Fill]]] = {}
+    # Group each book's orders, keeping execution order (sells before buys).
+    groups: dict[tuple[str, str], list[Order]] = {}
     for o in ctx.to_submit:
-        groups.setdefault((o.account, o.sleeve), []).append((o, answers[o.client_order_id]))
+        groups.setdefault((o.account, o.sleeve), []).append(o)
     realized: dict[str, tuple[Decimal, Decimal]] = {}
     events: list[Event] = []
     sweeps: list[tuple[str, str, str]] = []
-    for (account, sleeve), answered in groups.items():
+    for (account, sleeve), orders in groups.items():
+        answered = [(o, answers[o.client_order_id]) for o in orders]  # one look-up per order
         filled = [(o, f) for o, f in answered if f.status == "filled"]
         pnls: list[Decimal] = []
         if filled:
