@@ -9,22 +9,27 @@ are exact minor-unit amounts, so cash + open cost - realized is invariant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, Inexact, localcontext
 from functools import lru_cache
+from operator import itemgetter
 from typing import TypeVar
 
 from vanta.models import Account, Execution, Fill, Lot, Market, Order, PortfolioFile
-from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor
+from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor, is_pow10
 
 A = TypeVar("A", bound=Account)
 
 
+_QTY = itemgetter(0)
+_COST = itemgetter(1)
+
+
 def qty_of(lots: Iterable[Lot]) -> Decimal:
-    return sum((q for q, _ in lots), ZERO)
+    return sum(map(_QTY, lots), ZERO)  # map, not a generator: called for every lot of every book
 
 
 def cost_of(lots: Iterable[Lot]) -> Decimal:
-    return sum((c for _, c in lots), ZERO)
+    return sum(map(_COST, lots), ZERO)
 
 
 def market_value(account: Account, prices: Mapping[str, Decimal]) -> Decimal:
@@ -47,7 +52,8 @@ def wallet(portfolio: PortfolioFile, account: str, quote: str) -> tuple[Decimal,
     for book in core.sleeves.values():
         cash += book.cash.get(quote, ZERO)
         for s, lots in book.positions.items():
-            held[s] = held.get(s, ZERO) + qty_of(lots)
+            # qty_of starts from ZERO, so the first sleeve's sum needs no ZERO + of its own
+            held[s] = held[s] + qty_of(lots) if s in held else qty_of(lots)
     return cash, held
 
 
@@ -73,8 +79,12 @@ def cash_move(side: str, qty: Decimal, px: Decimal, ex: Execution, step: Decimal
     """(fee, signed cash change) of filling `qty` at `px`: a buy pays notional rounded
     up plus the fee, a sell receives notional rounded down less the fee; the fee is
     `fee_bps` of notional, rounded up to the minor unit."""
-    notional = ceil(qty * px, step) if side == "buy" else floor(qty * px, step)
-    fee = ceil(notional * ex.fee_bps / BPS, step)
+    if is_pow10(step):  # every cash step is: one check, then quantize (this runs twice per order)
+        notional = (qty * px).quantize(step, rounding=ROUND_CEILING if side == "buy" else ROUND_FLOOR)
+        fee = (notional * ex.fee_bps / BPS).quantize(step, rounding=ROUND_CEILING)
+    else:
+        notional = ceil(qty * px, step) if side == "buy" else floor(qty * px, step)
+        fee = ceil(notional * ex.fee_bps / BPS, step)
     return fee, (-(notional + fee) if side == "buy" else notional - fee)
 
 
@@ -86,13 +96,21 @@ def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping
     Returns (orders, the factor applied or None). A buy that scales to zero is gone.
     """
     step = cash_step(currency)
-
-    def move(o: Order, qty: Decimal) -> Decimal:
-        return cash_move(o.side, qty, fill_price(o.side, o.price, ex, markets[o.symbol]), ex, step)[1]
-
-    budget = cash + sum((move(o, o.qty) for o in orders if o.side == "sell"), ZERO)
-    buys = [o for o in orders if o.side == "buy"]
-    cost = -sum((move(o, o.qty) for o in buys), ZERO)
+    if _surely_fits(orders, cash, ex, markets, step):
+        return orders, None
+    proceeds: list[Decimal] = []
+    costs: list[Decimal] = []
+    buys: list[Order] = []
+    for o in orders:
+        px = fill_price(o.side, o.price, ex, markets[o.symbol])
+        move = cash_move(o.side, o.qty, px, ex, step)[1]
+        if o.side == "sell":
+            proceeds.append(move)
+        else:
+            costs.append(move)
+            buys.append(o)
+    budget = cash + sum(proceeds, ZERO)
+    cost = -sum(costs, ZERO)
     if cost <= budget:
         return orders, None
     # Leave a cent per buy for the rounding up of each notional and fee.
@@ -101,6 +119,26 @@ def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping
     out = [o if o.side == "sell" else o.model_copy(update={"qty": scaled[o.client_order_id]})
            for o in orders if o.side == "sell" or scaled[o.client_order_id] > 0]
     return out, factor
+
+
+def _surely_fits(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping[str, Market],
+                 step: Decimal) -> bool:
+    """A bound that spares fit_buys the exact cash moves when they clearly fit (the usual
+    case: the mirror stage asks for every sleeve). With n = qty x fill price and r = fee_bps
+    / BPS, rounding moves a notional and its fee by less than a step each, so a buy costs at
+    most n(1 + r) + step(2 + r) and a sale brings at least n(1 - r) - 2 step. The bound is
+    computed exactly (an inexact step answers False), so True means the exact costs fit."""
+    rate = ex.fee_bps / BPS
+    cost, budget = ZERO, cash
+    with localcontext() as c:
+        c.clear_flags()
+        for o in orders:
+            n = o.qty * fill_price(o.side, o.price, ex, markets[o.symbol])
+            if o.side == "buy":
+                cost += n * (ONE + rate) + step * (2 + rate)
+            else:
+                budget += n * (ONE - rate) - 2 * step
+        return cost <= budget and not c.flags[Inexact]
 
 
 def consume_fifo(lots: tuple[Lot, ...], qty: Decimal, currency: str) -> tuple[tuple[Lot, ...], Decimal]:
@@ -139,17 +177,18 @@ def apply_fills(
     cash = dict(account.cash)
     positions = dict(account.positions)
     realized: list[Decimal] = []
+    balance = cash.get(currency, ZERO)
     for order, fill in fills:
-        lots = positions.get(order.symbol, ())
-        cash[currency] = cash.get(currency, ZERO) + fill.cash
-        if cash[currency] < 0:
+        balance += fill.cash
+        cash[currency] = balance
+        if balance < 0:
             raise ValueError(f"{order.account}: fill {fill.client_order_id} overdraws {currency}")
         if order.side == "buy":
-            lots = (*lots, (fill.qty, -fill.cash))
+            positions[order.symbol] = (*positions.get(order.symbol, ()), (fill.qty, -fill.cash))
             realized.append(ZERO)
-        else:
-            lots, consumed = consume_fifo(lots, fill.qty, currency)
-            realized.append(fill.cash - consumed)
+            continue
+        lots, consumed = consume_fifo(positions.get(order.symbol, ()), fill.qty, currency)
+        realized.append(fill.cash - consumed)
         if lots:
             positions[order.symbol] = lots
         else:

@@ -210,12 +210,14 @@ class LiveEdge:
                                       "submitting": [o.client_order_id for o in orders]}
             if ctx.vault.market_data.source == "ccxt" and ctx.snap is not None:
                 record["market_snapshot"] = ctx.snap.to_json()
-            journal.write_durable(self.home.inflight, canonical.dumps(record))
+            # Ids, digests and a model's JSON (no model has a float field): the trusted writer
+            # skips the float walk over tens of thousands of ids.
+            journal.write_durable(self.home.inflight, canonical.dumps_trusted(record))
             faults.point("inflight_written")
         vaults = {v.vault_id: v for v in ctx.vault.vaults}
         execution = {vid: v.execution for vid, v in vaults.items()}
         refs = _ccxt_refs(ctx)
-        live = [o for o in orders if o.account in refs]
+        live = [o for o in orders if o.account in refs] if refs else []
         if live:
             orders = tuple(o for o in orders if o.account not in refs)
         fills = self.broker.submit(

@@ -42,14 +42,17 @@ WEIGHT_STEP = Decimal("0.000001")
 CONVICTION_STEP = Decimal("0.0001")
 
 
+_CASH_STEP = {c: Decimal(1).scaleb(-scale) for c, scale in CURRENCY_SCALE.items()}
+
+
 def cash_step(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-CURRENCY_SCALE[currency])
+    return _CASH_STEP[currency]  # built once: asked for every order, fill and book
 
 
 _POW10: dict[str, bool] = {}
 
 
-def _pow10(step: Decimal) -> bool:
+def is_pow10(step: Decimal) -> bool:
     """Is `step` written as a power of ten (0.01, 1, 1E+1, but not 10)? Then quantize
     rounds to its multiples exactly. Cached by text, since Decimal("10") equals
     Decimal("1E+1"): a cycle asks about the same few steps hundreds of thousands of times."""
@@ -62,7 +65,7 @@ def _pow10(step: Decimal) -> bool:
 
 def down(x: Decimal, step: Decimal) -> Decimal:
     """Round toward zero to a multiple of `step` (lots, weights)."""
-    if _pow10(step):
+    if is_pow10(step):
         return x.quantize(step, rounding=ROUND_DOWN)
     q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
     return (Decimal(math.trunc(q)) * step).quantize(step)
@@ -70,7 +73,7 @@ def down(x: Decimal, step: Decimal) -> Decimal:
 
 def floor(x: Decimal, step: Decimal) -> Decimal:
     """Round toward -infinity to a multiple of `step` (amounts an account receives)."""
-    if _pow10(step):
+    if is_pow10(step):
         return x.quantize(step, rounding=ROUND_FLOOR)
     q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
     return (Decimal(math.floor(q)) * step).quantize(step)
@@ -78,7 +81,7 @@ def floor(x: Decimal, step: Decimal) -> Decimal:
 
 def ceil(x: Decimal, step: Decimal) -> Decimal:
     """Round toward +infinity to a multiple of `step` (amounts an account pays)."""
-    if _pow10(step):
+    if is_pow10(step):
         return x.quantize(step, rounding=ROUND_CEILING)
     q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
     return (Decimal(math.ceil(q)) * step).quantize(step)
@@ -86,7 +89,7 @@ def ceil(x: Decimal, step: Decimal) -> Decimal:
 
 def half_even(x: Decimal, step: Decimal) -> Decimal:
     """Nearest multiple of `step`, ties to even (reported figures, never balances)."""
-    if _pow10(step):
+    if is_pow10(step):
         return x.quantize(step, rounding=ROUND_HALF_EVEN)
     q = Fraction(x) / Fraction(step)  # exact, whatever the context's precision
     return (Decimal(round(q)) * step).quantize(step)

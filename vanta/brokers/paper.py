@@ -27,12 +27,12 @@ def price_fill(order: Order, ex: Execution, market: Market, currency: str,
     """The answer for one order, given what the account holds right now."""
     step = cash_step(currency)
     px = fill_price(order.side, order.price, ex, market)
-    if px <= 0:
+    if px <= ZERO:
         return _reject(order, f"no_price: {order.price} less slippage is under one tick", step)
     if order.side == "sell" and order.qty > held:
         return _reject(order, f"insufficient_position: sells {order.qty}, holds {held}", step)
     fee, delta = cash_move(order.side, order.qty, px, ex, step)
-    if cash + delta < 0:
+    if cash + delta < ZERO:
         return _reject(order, f"insufficient_funds: needs {-delta} {currency}, has {cash}", step)
     return Fill.make(client_order_id=order.client_order_id, status="filled", qty=order.qty,
                      price=px, fee=fee, cash=delta, reason=None)

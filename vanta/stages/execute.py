@@ -15,6 +15,7 @@ says what became of it.
 from __future__ import annotations
 
 from dataclasses import replace
+from operator import attrgetter
 from typing import Literal, cast
 
 from vanta.brokers.errors import NEVER_FOUND
@@ -24,15 +25,19 @@ from vanta.models import Order
 MAX_AGE_CYCLES = 10
 
 QueueStatus = Literal["staged", "submitting", "open", "retry"]
+_ID = attrgetter("client_order_id")
 
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:
     answers = edge.execute(ctx)
-    asked = sorted(o.client_order_id for o in ctx.to_submit)
-    got = [f.client_order_id for f in answers.fills]
-    if asked != got:
+    got: list[str] = []
+    later: dict[str, str] = {}
+    for f in answers.fills:  # one pass over tens of thousands of answers: their ids, and the deferred
+        got.append(f.client_order_id)
+        if f.status == "deferred":
+            later[f.client_order_id] = f.reason or "retry"
+    if sorted(map(_ID, ctx.to_submit)) != got:
         raise AssertionError("broker answers do not match the orders submitted")
-    later = {f.client_order_id: f.reason or "retry" for f in answers.fills if f.status == "deferred"}
     if not later:
         return replace(ctx, answers=answers, broker_answers=answers)
     assert ctx.queue is not None

@@ -24,11 +24,10 @@ from decimal import Decimal
 
 from vanta.books import fit_buys, qty_of
 from vanta.context import Ctx, Event, SleeveMove
-from vanta.ids import client_order_id
+from vanta.ids import OrderIds
 from vanta.models import CoreBook, CoreVault, Follower, Order, Persona, Sleeve, SleeveBook, Vault
 from vanta.money import ZERO, cash_step, down
 from vanta.sizing import Leg, cap_buy, guard_slippage, mirrored_qty, rebalance, tracking_error
-from vanta.stages.diff import _order_event
 
 EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, carry={})
 MIRRORED = ("proportional", "scaled_trades")
@@ -47,6 +46,8 @@ class VaultView:
     blocked: str | None
     persona: Persona
     has_buy: bool
+    parents: Mapping[tuple[str, str], str]
+    """(symbol, side) -> the vault order's client order id: a child order's parent."""
 
 
 def _views(ctx: Ctx) -> dict[str, VaultView]:
@@ -65,7 +66,8 @@ def _views(ctx: Ctx) -> dict[str, VaultView]:
             vault=v, orders=orders, nav=nav, held=held,
             weights={s: q * prices[s] / nav for s, q in held.items()} if nav > 0 else {},
             blocked=ctx.blocked.get(v.vault_id), persona=ctx.personas.get(v.vault_id, "baseline"),
-            has_buy=any(o.side == "buy" for o in orders))
+            has_buy=any(o.side == "buy" for o in orders),
+            parents={(o.symbol, o.side): o.client_order_id for o in orders})
     return out
 
 
@@ -104,6 +106,7 @@ class _Sleeve:
         self.cb = cb
         self.step = cash_step(core.quote)
         self.free = free
+        self.accumulate = vv.vault.mirroring.small_orders == "accumulate"
 
     def base(self, kind: str, **data: object) -> None:
         self.events.append((kind, {"follower_id": self.f.follower_id, "sleeve": self.sleeve.sleeve_id, **data}))
@@ -134,7 +137,7 @@ class _Sleeve:
     def legs(self, how: str, persona: Persona) -> list[tuple[Leg, str | None]]:
         """(leg, parent client order id) before caps and the small-order policy."""
         vv, ctx = self.vv, self.ctx
-        parents: dict[tuple[str, str], str] = {(o.symbol, o.side): o.client_order_id for o in vv.orders}
+        parents = vv.parents
         if how != "mirror":
             assert ctx.allocation is not None
             weights = ctx.allocation.vaults[vv.vault.vault_id][persona]
@@ -150,14 +153,13 @@ class _Sleeve:
         ratio = self.equity() / vv.nav if vv.nav > 0 else ZERO
         out: list[tuple[Leg, str | None]] = []
         for vo in vv.orders:
-            raw = mirrored_qty(self.sleeve, vo.side, vo.qty, vo.price, ratio,
-                               self.held.get(vo.symbol, ZERO), vv.held.get(vo.symbol, ZERO))
-            qty = down(raw, self.markets[vo.symbol].lot_size)
-            if vo.side == "sell" and self.held.get(vo.symbol, ZERO) == 0:
+            held = self.held.get(vo.symbol, ZERO)
+            if vo.side == "sell" and held == 0:
                 self.base("child_skipped", parent=vo.client_order_id, symbol=vo.symbol, side="sell", qty=ZERO,
                           reason="no_position")
                 continue
-            out.append((Leg(vo.symbol, vo.side, qty), vo.client_order_id))
+            raw = mirrored_qty(self.sleeve, vo.side, vo.qty, vo.price, ratio, held, vv.held.get(vo.symbol, ZERO))
+            out.append((Leg(vo.symbol, vo.side, down(raw, self.markets[vo.symbol].lot_size)), vo.client_order_id))
         return out
 
     def admit(self, leg: Leg, parent: str | None, room: Decimal) -> Decimal:
@@ -174,7 +176,7 @@ class _Sleeve:
         if why is not None:
             self.base("child_skipped", parent=parent, symbol=sym, side=side, qty=leg.qty, reason=why)
             return ZERO
-        qty = self._with_carry(sym, side, leg.qty)
+        qty = self._with_carry(sym, side, leg.qty) if self.accumulate else leg.qty
         if side == "buy":
             cut, cap = cap_buy(caps, sym, qty, price, market.lot_size, self.values.get(sym, ZERO),
                                self.equity(), room)
@@ -185,7 +187,7 @@ class _Sleeve:
             why = "rounds_to_zero"
         elif why is None and qty * price < market.min_notional:
             why = "below_min_notional"
-            if self.vv.vault.mirroring.small_orders == "accumulate":
+            if self.accumulate:
                 self.carry[sym] = qty if side == "buy" else -qty
                 why = "accumulated"
         if why is not None:
@@ -195,9 +197,7 @@ class _Sleeve:
 
     def _with_carry(self, sym: str, side: str, qty: Decimal) -> Decimal:
         """The leg plus the small-order carry of the same side (a carry of the other side
-        is dropped: the vault turned)."""
-        if self.vv.vault.mirroring.small_orders != "accumulate":
-            return qty
+        is dropped: the vault turned). Only when the vault accumulates small orders."""
         c = self.carry.pop(sym, ZERO)
         if (c > 0) == (side == "buy") and c != 0:
             qty += abs(c)
@@ -238,16 +238,17 @@ def _size(run: _Sleeve, cycle: int) -> tuple[str, list[tuple[Order, str | None]]
     legs = run.legs(how, persona if how != "drift" else vv.persona)
     # Sells first: what they sell frees room under the leverage limit for the buys.
     room = f.caps.max_leverage * run.equity() - run.mv
+    ids = OrderIds(s.vault_id, cycle, run.account, s.sleeve_id)
     out: list[tuple[Order, str | None]] = []
     for leg, parent in [x for x in legs if x[0].side == "sell"] + [x for x in legs if x[0].side == "buy"]:
         qty = run.admit(leg, parent, room)
         if qty == 0:
             continue
-        room += qty * run.prices[leg.symbol] * (-1 if leg.side == "buy" else 1)
+        price = run.prices[leg.symbol]
+        room = room - qty * price if leg.side == "buy" else room + qty * price
         o = Order.make(
-            client_order_id=client_order_id(s.vault_id, cycle, run.account, s.sleeve_id, leg.symbol, leg.side),
-            cycle=cycle, vault_id=s.vault_id, account=run.account, sleeve=s.sleeve_id, symbol=leg.symbol,
-            side=leg.side, qty=qty, price=run.prices[leg.symbol], status="staged", attempts=0)
+            client_order_id=ids(leg.symbol, leg.side), cycle=cycle, vault_id=s.vault_id, account=run.account,
+            sleeve=s.sleeve_id, symbol=leg.symbol, side=leg.side, qty=qty, price=price, status="staged", attempts=0)
         out.append((o, parent))
     return how, out
 
@@ -294,8 +295,11 @@ def run(ctx: Ctx) -> Ctx:
                 equity = r.equity()
                 for o in mine:
                     children.append(o)
-                    events.append(("child_order", _order_event(o) | {
-                        "sleeve": o.sleeve, "basis": how, "parent": parents[o.client_order_id], "equity": equity}))
+                    # diff._order_event's fields and the child's own, built as one dict
+                    events.append(("child_order", {
+                        "client_order_id": o.client_order_id, "vault_id": o.vault_id, "account": o.account,
+                        "symbol": o.symbol, "side": o.side, "qty": o.qty, "price": o.price, "sleeve": o.sleeve,
+                        "basis": how, "parent": parents[o.client_order_id], "equity": equity}))
                 mv = r.move()
                 if mv is not None:
                     moves[(f.follower_id, r.sleeve.sleeve_id)] = mv

@@ -11,10 +11,13 @@ cycle it is pulled. Then one live order per account, sleeve and market
 from __future__ import annotations
 
 from dataclasses import replace
+from operator import attrgetter
 
 from vanta.books import execution_order
 from vanta.context import Ctx, Event
 from vanta.models import Order
+
+_ID = attrgetter("client_order_id")
 
 
 def _stopped(ctx: Ctx) -> dict[str, str]:
@@ -46,8 +49,7 @@ def run(ctx: Ctx) -> Ctx:
         waiting[o.client_order_id] = o
     merged = {**waiting, **new}
     submit = tuple(sorted(merged.values(), key=execution_order))
-    queue = ctx.mem.queue.model_copy(
-        update={"orders": tuple(sorted(merged.values(), key=lambda o: o.client_order_id))})
+    queue = ctx.mem.queue.model_copy(update={"orders": tuple(sorted(merged.values(), key=_ID))})
     return one_per_market(replace(ctx, queue=queue, to_submit=submit, events=(*ctx.events, *events)))
 
 

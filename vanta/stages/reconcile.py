@@ -34,7 +34,10 @@ class _Cores:
         return self.new.get(fid, self.old[fid])[quote]
 
     def put(self, fid: str, quote: str, core: CoreBook) -> None:
-        self.new.setdefault(fid, dict(self.old[fid]))[quote] = core
+        mine = self.new.get(fid)
+        if mine is None:
+            mine = self.new[fid] = dict(self.old[fid])
+        mine[quote] = core
 
     def sleeve(self, fid: str, quote: str, sid: str) -> SleeveBook:
         return self.core(fid, quote).sleeves.get(sid, EMPTY)
@@ -89,8 +92,9 @@ def run(ctx: Ctx) -> Ctx:
     events: list[Event] = []
     sweeps: list[tuple[str, str, str]] = []
     for (account, sleeve), orders in groups.items():
-        filled = [(o, answers[o.client_order_id]) for o in orders if answers[o.client_order_id].status == "filled"]
-        pnl_of: dict[str, Decimal] = {}
+        answered = [(o, answers[o.client_order_id]) for o in orders]  # one look-up per order
+        filled = [(o, f) for o, f in answered if f.status == "filled"]
+        pnls: list[Decimal] = []
         if filled:
             kind, _, aid = account.partition(":")
             quote = markets[filled[0][0].symbol].quote
@@ -104,8 +108,9 @@ def run(ctx: Ctx) -> Ctx:
                 if any(o.side == "sell" for o, _ in filled):
                     sweeps.append((aid, quote, sleeve))
             realized[key] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
-            pnl_of = {o.client_order_id: p for (o, _), p in zip(filled, pnls, strict=True)}
-        events += [_event(o, answers[o.client_order_id], pnl_of) for o in orders]
+        # pnls follows the filled orders, in the order of `answered`.
+        pnl = iter(pnls)
+        events += [_event(o, f, next(pnl) if f.status == "filled" else ZERO) for o, f in answered]
     sweep_sleeves = {(f.follower_id, s.sleeve_id) for f in ctx.registry.followers for _, s in f.sleeves()
                      if s.profit == "sweep"}
     for fid, quote, sid in sweeps:
@@ -118,16 +123,19 @@ def run(ctx: Ctx) -> Ctx:
     old = ctx.mem.portfolio
     portfolio = PortfolioFile.make(
         schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof, vaults=vaults, followers=cores.result())
-    # Every paper answer is final; live brokers leave open orders queued.
-    queue = ctx.queue.model_copy(
-        update={"orders": tuple(o for o in ctx.queue.orders if o.client_order_id not in answers)})
+    # Every paper answer is final; live brokers leave open orders queued. Each answer is for
+    # a queued order (execute checked them against to_submit, part of the queue), so as many
+    # answers as queued orders leave none, without a pass over tens of thousands of orders.
+    waiting = (() if len(answers) == len(ctx.queue.orders)
+               else tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
+    queue = ctx.queue.model_copy(update={"orders": waiting})
     return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
 
 
-def _event(o: Order, f: Fill, pnl_of: dict[str, Decimal]) -> Event:
+def _event(o: Order, f: Fill, realized: Decimal) -> Event:
     if f.status == "rejected":
         return ("reject", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
                            "reason": f.reason})
     return ("fill", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
                      "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price, "fee": f.fee,
-                     "cash": f.cash, "realized": pnl_of[o.client_order_id]})
+                     "cash": f.cash, "realized": realized})
