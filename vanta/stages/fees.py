@@ -33,13 +33,16 @@ def next_month(month: str) -> str:
 class _Biller:
     """Collects the cycle's ledger entries and numbers them in order."""
 
-    def __init__(self, cycle: int, asof: str, orders: Mapping[tuple[str, str], tuple[str, ...]]) -> None:
-        self.cycle, self.asof, self.orders = cycle, asof, orders
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx, self.cycle, self.asof = ctx, ctx.cycle, ctx.asof
+        self.orders: Mapping[tuple[str, str], tuple[str, ...]] | None = None
         self.entries: list[LedgerEntry] = []
 
     def charge(self, f: Follower, terms: FeeTerms, sid: str, vid: str, st: SleeveFees, *, charge: str, period: str,
                gross: Decimal, fee: Decimal, hwm_after: Decimal) -> None:
-        orders = self.orders.get((f.follower_id, sid), ()) if charge == "performance" else ()
+        if charge == "performance" and self.orders is None:
+            self.orders = _sells(self.ctx)  # at the first performance charge: a pass over every order, often unneeded
+        orders = self.orders.get((f.follower_id, sid), ()) if charge == "performance" and self.orders else ()
         self.entries.append(LedgerEntry.make(
             user_id=f.follower_id, vault_id=vid, fee_type=terms.type, pnl_gross=gross, fee_usd=fee,
             asof=self.asof, cycle=self.cycle, hwm_before=st.hwm, hwm_after=hwm_after,
@@ -104,7 +107,7 @@ def run(ctx: Ctx) -> Ctx:
     assert ctx.pnl is not None
     month = ctx.asof[:7]
     old = ctx.mem.pnl.fees
-    b = _Biller(ctx.cycle, ctx.asof, _sells(ctx))
+    b = _Biller(ctx)
     state: dict[str, dict[str, SleeveFees]] = {}
     for f, terms, quote, sid, vid, realized in _sleeves(ctx):
         st = old.get(f.follower_id, {}).get(sid)
