@@ -25,7 +25,7 @@ _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 _LINE_OPTS = orjson.OPT_SORT_KEYS
 
 # What sends loads_for_model to the exact reader: a number token of 16+ characters
-# (digits, dots, a sign), one with an exponent, or a non-finite constant. Tokens are found
+# (digits, dots, a sign) or one with an exponent (orjson refuses NaN and Infinity). Tokens are found
 # in a copy with whitespace dropped, every digit and `-` made `0` and every `,` `[` made
 # `:`: a JSON number always follows `:`, `,` or `[`, so each starts at a `:0` (text in
 # strings can only add false alarms, which cost the exact reader, never a wrong value).
@@ -189,11 +189,11 @@ def loads_for_model(raw: bytes, file: str) -> Any:
     which refuses what a double cannot carry. Either way the model gets the value
     written.
     """
-    if b"NaN" not in raw and b"Infinity" not in raw and _doubles_exact(raw):
+    if _doubles_exact(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
-            pass  # `loads` gives the located message
+            pass  # `loads` gives the located message (orjson refuses NaN and Infinity too)
     return loads(raw, file)
 
 
