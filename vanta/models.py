@@ -114,6 +114,8 @@ def _sorted_by(key: str) -> AfterValidator:
     """Sort a list of models by `key` so written order never depends on history."""
 
     def sort(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        if len(items) < 2:
+            return items  # most lists of a large registry hold one item
         return tuple(sorted(items, key=lambda m: getattr(m, key)))
 
     return AfterValidator(sort)
@@ -389,8 +391,10 @@ class CoreVault(Model):
         if whole and len(self.sleeves) > 1:
             raise ValueError(f"sleeve {whole[0]!r} takes every tradeable coin but shares the Core Vault; "
                              "give each sleeve an allocation")
+        if self.tradeable is None:
+            return self
         total = sum((s.allocation or Decimal(0) for s in self.sleeves), Decimal(0))
-        if self.tradeable is not None and total > self.tradeable:
+        if total > self.tradeable:
             raise ValueError(f"sleeve allocations sum to {total}, more than the {self.tradeable} tradeable "
                              "coins; lower an allocation or raise tradeable")
         return self

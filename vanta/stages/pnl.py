@@ -19,25 +19,26 @@ from vanta.money import ZERO, cash_step, half_even
 from vanta.sizing import tracking_error
 
 
-def _marks(acct: Account, prices: Mapping[str, Decimal]) -> tuple[dict[str, Decimal], Decimal]:
-    """(value of each position at the snapshot, open cost of every lot), unrounded.
+def _marks(acct: Account, prices: Mapping[str, Decimal]) -> tuple[dict[str, Decimal], Decimal, Decimal]:
+    """(value of each position at the snapshot, their sum, open cost of every lot), unrounded.
 
     One pass over the lots serves the figures and the weights alike: 10k sleeves x 20
     symbols make this the stage's inner loop."""
     values: dict[str, Decimal] = {}
-    cost = ZERO
+    total = cost = ZERO
     for s, lots in acct.positions.items():
         qty = ZERO
         for q, c in lots:
             qty += q
             cost += c
-        values[s] = qty * prices[s]
-    return values, cost
+        values[s] = value = qty * prices[s]
+        total += value
+    return values, total, cost
 
 
-def _figures(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, Decimal] | None,
-             step: Decimal, cash: Decimal, values: Mapping[str, Decimal], cost: Decimal) -> dict[str, Decimal]:
-    mv = half_even(sum(values.values(), ZERO), step)
+def _figures(prev: AccountPnl | None, booked: tuple[Decimal, Decimal] | None, step: Decimal, cash: Decimal,
+             value: Decimal, cost: Decimal) -> dict[str, Decimal]:
+    mv = half_even(value, step)
     cost = cost.quantize(step)
     r, fees = booked or (ZERO, ZERO)
     return {"equity": cash + mv, "cash": cash, "market_value": mv, "cost_basis": cost,
@@ -48,9 +49,8 @@ def _figures(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, Deci
 
 def _account_pnl(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, Decimal] | None,
                  currency: str, prices: Mapping[str, Decimal]) -> AccountPnl:
-    values, cost = _marks(acct, prices)
-    return AccountPnl.make(**_figures(acct, prev, booked, cash_step(currency), acct.cash.get(currency, ZERO),
-                                      values, cost))
+    _, value, cost = _marks(acct, prices)
+    return AccountPnl.make(**_figures(prev, booked, cash_step(currency), acct.cash.get(currency, ZERO), value, cost))
 
 
 def _core(core: CoreVault | None, book: CoreBook, prev: CorePnl | None, quote: str, ctx: Ctx, fid: str,
@@ -62,9 +62,9 @@ def _core(core: CoreVault | None, book: CoreBook, prev: CorePnl | None, quote: s
     for sid, sb in book.sleeves.items():
         old = prev.sleeves.get(sid) if prev else None
         cash = sb.cash.get(quote, ZERO)
-        values, cost = _marks(sb, prices)
-        fig = _figures(sb, old, ctx.realized.get(f"follower:{fid}/{sid}"), step, cash, values, cost)
-        equity = cash + sum(values.values(), ZERO)
+        values, value, cost = _marks(sb, prices)
+        fig = _figures(old, ctx.realized.get(f"follower:{fid}/{sid}"), step, cash, value, cost)
+        equity = cash + value
         te = tracking_error(vault_w.get(vault_of.get(sid, ""), {}), values, equity)
         sleeves[sid] = SleevePnl.make(**fig, allocated=sb.allocated, returned=sb.returned, tracking_error=te,
                                       tracking_value=half_even(te * equity, step))
@@ -85,8 +85,8 @@ def run(ctx: Ctx) -> Ctx:
               for vid, a in ctx.portfolio.vaults.items()}
     vault_w: dict[str, dict[str, Decimal]] = {}
     for vid, a in ctx.portfolio.vaults.items():
-        values, _ = _marks(a, prices)
-        nav = a.cash.get(base[vid], ZERO) + sum(values.values(), ZERO)
+        values, value, _ = _marks(a, prices)
+        nav = a.cash.get(base[vid], ZERO) + value
         vault_w[vid] = {s: x / nav for s, x in values.items()} if nav > 0 else {}
     reg = {f.follower_id: f for f in ctx.registry.followers}
     followers: dict[str, dict[str, CorePnl]] = {}
