@@ -412,6 +412,8 @@ class Follower(Model):
 
     @model_validator(mode="after")
     def _unique_sleeves(self) -> Self:
+        if len(self.cores) < 2 and all(len(c.sleeves) < 2 for c in self.cores):
+            return self  # nothing to repeat (most followers of a large registry)
         ids = [s.sleeve_id for c in self.cores for s in c.sleeves]
         quotes = [c.quote for c in self.cores]
         if len(set(ids)) != len(ids):
