@@ -191,6 +191,31 @@ def test_model_reads_any_15_digit_number_exactly(pair: tuple[Decimal, str]) -> N
     assert isinstance(m.equity, Decimal)
 
 
+_LAYOUTS = ['{{"cash": {{"USD": "1"}}, "positions": {{"S": [[{t}, "2"]]}}}}',
+            '{{\n  "positions": {{\n    "S": [\n      [\n        "1",\n        {t}\n      ]\n    ]\n  }}\n}}\n',
+            '{{"positions":{{"S":[["1","2"],[\t\r\n{t},"3"]]}}}}']
+
+
+@SETTINGS
+@given(st.integers(10**15, 10**20).filter(lambda n: n % 10), st.integers(-12, 0), st.booleans(),
+       st.sampled_from(_LAYOUTS))
+def test_model_never_reads_a_long_number_through_a_double(n: int, exp: int, exponent_form: bool,
+                                                          layout: str) -> None:
+    """A number with more than 15 significant digits is read exactly or refused, wherever and
+    however it is written: the fast reader's scan must send every such file to the exact reader."""
+    from vanta.models import Account
+    from vanta.validate import parse
+
+    d = Decimal(n).scaleb(exp)
+    text = str(d) if exponent_form else format(d, "f")
+    try:
+        acct = parse(layout.format(t=text).encode(), Account, "x.json")
+    except InputError as e:
+        assert "significant digits" in e.problem or "larger than a JSON number" in e.problem, e.problem
+        return
+    assert d in [x for lot in acct.positions["S"] for x in lot], (text, acct.positions)
+
+
 @SETTINGS
 @given(st.integers(-(2**53), 2**53))
 def test_loads_reads_any_safe_integer_exactly(n: int) -> None:

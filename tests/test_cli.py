@@ -381,6 +381,42 @@ def test_replay_detects_a_damaged_input_object(home: Path) -> None:
     assert sha[2:] in msg
 
 
+def _flip_in_log_span(home: Path) -> tuple[Path, dict[str, Any], bytes, bytes]:
+    """Change one digit inside cycle 2's trade-log lines. Returns (manifest path, manifest,
+    the original line, the changed one)."""
+    path, man = _manifest(home, 2)
+    span = man["appends"]["memory/trade_log.jsonl"]
+    log = home / "memory" / "trade_log.jsonl"
+    data = bytearray(log.read_bytes())
+    start = span["offset"] + data[span["offset"]:].index(b'"cycle":2')
+    data[start + 8] = ord("7")
+    log.write_bytes(bytes(data))
+    line_start = data.rindex(b"\n", 0, start) + 1
+    line = bytes(data[line_start:data.index(b"\n", start)])
+    return path, man, line.replace(b'"cycle":7', b'"cycle":2', 1), line
+
+
+def test_replay_detects_changed_log_lines(home: Path) -> None:
+    _flip_in_log_span(home)
+    r = vanta("replay", "2", "--home", str(home))
+    assert r.returncode == 7, r.stdout + r.stderr
+    assert "trade_log.jsonl no longer holds the lines recorded" in error_line(r)
+
+
+def test_replay_diffs_log_lines_that_differ_from_the_replayed(home: Path) -> None:
+    path, man, replayed, recorded = _flip_in_log_span(home)
+    span = man["appends"]["memory/trade_log.jsonl"]
+    with open(home / "memory" / "trade_log.jsonl", "rb") as fh:
+        fh.seek(span["offset"])
+        span["sha256"] = bundle.digest(fh.read(span["length"]))  # the manifest agrees with the file
+    path.write_bytes(canonical.dumps(man))
+    r = vanta("replay", "2", "--home", str(home))
+    assert r.returncode == 5, r.stdout + r.stderr
+    out = r.stdout.splitlines()
+    assert "-" + recorded.decode() in out and "+" + replayed.decode() in out, r.stdout
+    assert "cycle 2: MISMATCH in memory/trade_log.jsonl" in out
+
+
 def _tamper_recorded_portfolio(home: Path) -> tuple[str, str, int]:
     """Point cycle 2's recorded portfolio output at a blob that differs in one line.
     Returns (the replayed line, the recorded line, its 1-based line number)."""

@@ -24,10 +24,15 @@ from vanta.errors import InputError
 _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
 _LINE_OPTS = orjson.OPT_SORT_KEYS
 
-# What sends loads_for_model to the exact reader: a run of 16+ digits (dots allowed),
-# an exponent (or an e/E before a digit in any text), or a non-finite constant.
-_LONG = re.compile(rb"\d[\d.]{15,}")
-_EXPONENT = re.compile(rb"[eE][-+]?\d")  # one alternation of both scans at half the speed
+# What sends loads_for_model to the exact reader: a number token of 16+ characters
+# (digits, dots, a sign) or one with an exponent (orjson refuses NaN and Infinity). Tokens are found
+# in a copy with whitespace dropped, every digit and `-` made `0` and every `,` `[` made
+# `:`: a JSON number always follows `:`, `,` or `[`, so each starts at a `:0` (text in
+# strings can only add false alarms, which cost the exact reader, never a wrong value).
+# bytes.translate and bytes.find run at memory speed; a regex over the text was 10x slower.
+_TOKENS = bytes.maketrans(b"0123456789-,[", b"00000000000::")
+_WHITESPACE = b" \t\r\n"
+_INEXACT = re.compile(rb":0(?:[0.]{15}|[0.]*[eE])")
 _MAX_SAFE_INT = 2**53
 _SIG_DIGITS = 15  # every decimal with <= 15 significant digits survives a double
 
@@ -184,9 +189,20 @@ def loads_for_model(raw: bytes, file: str) -> Any:
     which refuses what a double cannot carry. Either way the model gets the value
     written.
     """
-    if b"NaN" not in raw and b"Infinity" not in raw and not _LONG.search(raw) and not _EXPONENT.search(raw):
+    if _doubles_exact(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
-            pass  # `loads` gives the located message
+            pass  # `loads` gives the located message (orjson refuses NaN and Infinity too)
     return loads(raw, file)
+
+
+def _doubles_exact(raw: bytes) -> bool:
+    """True when every number in `raw` survives a double (see _TOKENS)."""
+    text = b":" + raw.translate(_TOKENS, _WHITESPACE)  # the ":" stands for a top-level number's start
+    at = text.find(b":0")
+    while at >= 0:
+        if _INEXACT.match(text, at):
+            return False
+        at = text.find(b":0", at + 2)
+    return True

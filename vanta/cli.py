@@ -493,8 +493,25 @@ def main() -> None:
         sys.exit(int(e.code))
 
 
+def _fixed_mmap_threshold() -> None:
+    """glibc gives a buffer over its mmap threshold (128 KiB) a mapping of its own, returned
+    on free, but raises the threshold to the size of each such buffer freed (up to 32 MiB):
+    the later 10-30 MB file buffers of a large cycle then come from the heap, which keeps
+    their pages. A fixed threshold: peak RSS -25 MB at 10k followers, at no measured cost."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return  # no C library mallopt to call
+    mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD (setting it ends the dynamic adjustment)
+
+
 def run() -> None:
     """The `vanta` console script: main() with the fast exit of the big commands."""
     global _fast_exit
     _fast_exit = True
+    _fixed_mmap_threshold()
     main()

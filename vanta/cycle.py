@@ -94,6 +94,11 @@ def drive(edge: Edge, progress: Progress | None = None) -> tuple[Ctx, dict[str, 
                     progress(name, timings[name])
     finally:
         if gc_was:
+            # Hand the cycle's objects to the oldest generation (freeze, then unfreeze):
+            # left young, the first collection after enable walks every one of them,
+            # 0.3-0.5 s at 10k followers, after the last stage.
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
     return ctx, timings
 

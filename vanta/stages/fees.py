@@ -16,13 +16,15 @@ statements: no cash leaves the follower's books. Unrealized gains are never char
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
 from vanta.context import Ctx, Event
 from vanta.models import FeeTerms, Follower, LedgerEntry, SleeveFees
 from vanta.money import ZERO, cash_step, floor
+
+Sells = Mapping[tuple[str, str], tuple[str, ...]]
 
 
 def next_month(month: str) -> str:
@@ -33,13 +35,19 @@ def next_month(month: str) -> str:
 class _Biller:
     """Collects the cycle's ledger entries and numbers them in order."""
 
-    def __init__(self, cycle: int, asof: str, orders: Mapping[tuple[str, str], tuple[str, ...]]) -> None:
+    def __init__(self, cycle: int, asof: str, orders: Sells | Callable[[], Sells]) -> None:
+        """`orders`: (follower, sleeve) -> its sells filled this cycle, or what finds them
+        at the first performance charge (a pass over every order, that most cycles skip)."""
         self.cycle, self.asof, self.orders = cycle, asof, orders
         self.entries: list[LedgerEntry] = []
 
     def charge(self, f: Follower, terms: FeeTerms, sid: str, vid: str, st: SleeveFees, *, charge: str, period: str,
                gross: Decimal, fee: Decimal, hwm_after: Decimal) -> None:
-        orders = self.orders.get((f.follower_id, sid), ()) if charge == "performance" else ()
+        orders: tuple[str, ...] = ()
+        if charge == "performance":
+            if callable(self.orders):
+                self.orders = self.orders()
+            orders = self.orders.get((f.follower_id, sid), ())
         self.entries.append(LedgerEntry.make(
             user_id=f.follower_id, vault_id=vid, fee_type=terms.type, pnl_gross=gross, fee_usd=fee,
             asof=self.asof, cycle=self.cycle, hwm_before=st.hwm, hwm_after=hwm_after,
@@ -104,7 +112,7 @@ def run(ctx: Ctx) -> Ctx:
     assert ctx.pnl is not None
     month = ctx.asof[:7]
     old = ctx.mem.pnl.fees
-    b = _Biller(ctx.cycle, ctx.asof, _sells(ctx))
+    b = _Biller(ctx.cycle, ctx.asof, lambda: _sells(ctx))
     state: dict[str, dict[str, SleeveFees]] = {}
     for f, terms, quote, sid, vid, realized in _sleeves(ctx):
         st = old.get(f.follower_id, {}).get(sid)
