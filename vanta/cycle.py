@@ -12,6 +12,7 @@ import gc
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import localcontext
 from pathlib import Path
@@ -237,29 +238,46 @@ class LiveEdge:
 
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None
-        put = self._put
-        inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
-        inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
-        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.broker_answers or ctx.answers))
-        outputs = {f"memory/{n}": put(ctx.outputs[n]) for n in MEMORY_FILES}
-        appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
-        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data), sha256=bundle.digest(data))
-                 for rel, data in appends.items()}
-        man = Manifest.make(
-            schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
-            vanta_version=__version__, inputs=inputs, outputs=outputs, appends=spans,
-            log_head_before=ctx.mem.log_head, log_head_after=ctx.log_head, log_seq_before=ctx.mem.log_seq)
-        mbytes = bundle.manifest_bytes(man)
-        self.bundle_bytes += len(mbytes)
-        files = {f"memory/{n}": ctx.outputs[n] for n in MEMORY_FILES if ctx.outputs[n] != ctx.mem.raw[n]}
-        files[str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root))] = mbytes
-        faults.point("before_commit")
-        journal.commit(self.home, files, {rel: data for rel, data in appends.items() if data})
+        # Two threads hash, compress and write the staged files and the bundle objects
+        # (all of which release the GIL) while this one renders the bundle's inputs.
+        with ThreadPoolExecutor(2) as pool:
+            staging = journal.Staging(self.home, pool)
+            appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
+            for rel, data in appends.items():
+                if data:
+                    staging.append(rel, data)
+            digests = {rel: pool.submit(bundle.digest, data) for rel, data in appends.items()}
+            for n in MEMORY_FILES:
+                if ctx.outputs[n] != ctx.mem.raw[n]:
+                    staging.file(f"memory/{n}", ctx.outputs[n])
 
-    def _put(self, data: bytes) -> str:
-        sha, added = bundle.put(self.home, data)
-        self.bundle_bytes += added
-        return sha
+            def put(data: bytes) -> Future[tuple[str, int]]:
+                return pool.submit(bundle.put, self.home, data)
+
+            outputs = {f"memory/{n}": put(ctx.outputs[n]) for n in MEMORY_FILES}
+            inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+            inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
+            inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.broker_answers or ctx.answers))
+            spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data),
+                                    sha256=digests[rel].result()) for rel, data in appends.items()}
+            man = Manifest.make(
+                schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
+                vanta_version=__version__, inputs=self._stored(inputs), outputs=self._stored(outputs),
+                appends=spans, log_head_before=ctx.mem.log_head, log_head_after=ctx.log_head,
+                log_seq_before=ctx.mem.log_seq)
+            mbytes = bundle.manifest_bytes(man)
+            self.bundle_bytes += len(mbytes)
+            staging.file(str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root)), mbytes)
+            faults.point("before_commit")
+            staging.commit()
+
+    def _stored(self, puts: dict[str, Future[tuple[str, int]]]) -> dict[str, str]:
+        """name -> sha256 of each stored object, once it is durable."""
+        shas = {}
+        for name, fut in puts.items():
+            shas[name], added = fut.result()
+            self.bundle_bytes += added
+        return shas
 
 
 def _ccxt_refs(ctx: Ctx) -> dict[str, str]:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import Executor, Future
 from pathlib import Path
 
 from vanta import canonical, faults
@@ -43,30 +44,67 @@ def write_durable(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _stage(path: Path, data: bytes) -> str:
+    write_durable(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+class Staging:
+    """One commit being staged. Each file given is written (fsync) and hashed at once,
+    on `pool`'s threads if given (writes, fsync and sha256 release the GIL), so a large
+    file is on its way to disk while the caller renders the rest. `commit` waits for
+    all of them: nothing is journaled before every staged byte is durable."""
+
+    def __init__(self, home: Home, pool: Executor | None = None) -> None:
+        self.home, self.pool = home, pool
+        self.dir = home.state / "staging"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        self.files: list[tuple[str, str, Future[str]]] = []
+        self.appends: list[tuple[str, str, int, Future[str]]] = []
+
+    def _write(self, name: str, data: bytes) -> Future[str]:
+        if self.pool is not None:
+            return self.pool.submit(_stage, self.dir / name, data)
+        done: Future[str] = Future()
+        done.set_result(_stage(self.dir / name, data))
+        return done
+
+    def file(self, rel: str, data: bytes) -> None:
+        """Replace `rel` (relative to the home) with `data`."""
+        name = f"f{len(self.files):03d}"
+        self.files.append((rel, name, self._write(name, data)))
+
+    def append(self, rel: str, data: bytes) -> None:
+        """Extend `rel` with `data`."""
+        target = self.home.root / rel
+        name = f"a{len(self.appends):03d}"
+        self.appends.append((rel, name, target.stat().st_size if target.exists() else 0, self._write(name, data)))
+
+    def commit(self) -> None:
+        entries, extend = [], []
+        for rel, name, sha in sorted(self.files):
+            entries.append({"target": rel, "staged": name, "sha256": sha.result()})
+            faults.point("staged_file")
+        for rel, name, offset, sha in sorted(self.appends):
+            extend.append({"target": rel, "staged": name, "offset": offset, "sha256": sha.result()})
+        home = self.home
+        _fsync_dir(self.dir)
+        faults.point("before_journal")
+        write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))
+        _fsync_dir(home.state)
+        faults.point("after_journal")
+        roll_forward(home)
+
+
 def commit(home: Home, files: Mapping[str, bytes], appends: Mapping[str, bytes]) -> None:
     """Atomically replace `files` and extend `appends` (paths relative to the home)."""
-    staging = home.state / "staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    entries = []
-    for i, (rel, data) in enumerate(sorted(files.items())):
-        name = f"f{i:03d}"
-        write_durable(staging / name, data)
-        entries.append({"target": rel, "staged": name, "sha256": hashlib.sha256(data).hexdigest()})
-        faults.point("staged_file")
-    extend = []
-    for i, (rel, data) in enumerate(sorted(appends.items())):
-        target = home.root / rel
-        name = f"a{i:03d}"
-        write_durable(staging / name, data)
-        extend.append({"target": rel, "staged": name, "offset": target.stat().st_size if target.exists() else 0,
-                       "sha256": hashlib.sha256(data).hexdigest()})
-    _fsync_dir(staging)
-    faults.point("before_journal")
-    write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))
-    _fsync_dir(home.state)
-    faults.point("after_journal")
-    roll_forward(home)
+    staging = Staging(home)
+    for rel, data in sorted(files.items()):
+        staging.file(rel, data)
+    for rel, data in sorted(appends.items()):
+        staging.append(rel, data)
+    staging.commit()
 
 
 def roll_forward(home: Home) -> None:

@@ -36,13 +36,21 @@ def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str)
     `seal`). Returns (bytes, last seq, last hash).
     """
     out = bytearray()  # one growing buffer: a list of lines and their join would hold the log twice
+    # Sorted keys put `prev` and `seq` last, after `kind`: the event is dumped once without
+    # them (one envelope dict, reused) and they are written as text, which is what orjson
+    # would write for a 64-hex string and an int. `seal`, inlined, adds the hash.
+    envelope: dict[str, Any] = {"asof": asof, "cycle": cycle, "data": None, "kind": None}
+    dumps, sha256, opt, hook = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS, canonical.default
+    prev = head.encode()
     for kind, data in events:
         seq += 1
-        body = orjson.dumps({"asof": asof, "cycle": cycle, "data": data, "kind": kind, "prev": head, "seq": seq},
-                            default=canonical.default, option=orjson.OPT_SORT_KEYS)
-        line, head = seal(body)
-        out += line
-    return out, seq, head  # type: ignore[return-value]  # bytes-like, not copied: the log can be 50 MB
+        envelope["data"], envelope["kind"] = data, kind
+        event = dumps(envelope, default=hook, option=opt)
+        cut = event.rfind(b',"kind":')
+        body = b'%s,"prev":"%s","seq":%d}' % (event[:-1], prev, seq)
+        prev = sha256(body).hexdigest().encode()
+        out += b'%s,"hash":"%s"%s\n' % (body[:cut], prev, body[cut:])
+    return out, seq, prev.decode()  # type: ignore[return-value]  # bytes-like, not copied: the log can be 50 MB
 
 
 def _bytes(model: Model, original: Model, raw: bytes) -> bytes:
