@@ -8,7 +8,9 @@ compares what they produce with the bundle's recorded outputs. Nothing is writte
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from vanta import bundle, cycle
@@ -57,20 +59,21 @@ class ReplayEdge:
 
     def commit(self, ctx: Ctx) -> None:
         produced = {f"memory/{n}": data for n, data in ctx.outputs.items()}
-        recorded: dict[str, bytes] = {}
-        for key in sorted(self.man.outputs):
-            # The recorded bytes themselves, not only their hash: a damaged object
-            # fails here (bundle.get checks it) rather than passing.
-            recorded[key] = bundle.get(self.home, self.man.outputs[key])
-        for key, span in sorted(self.man.appends.items()):
-            recorded[key] = recorded_span(self.home, key, span)
+        # The recorded bytes themselves, not only their hash: a damaged object fails
+        # here (bundle.get checks it) rather than passing. Read one at a time, when
+        # compared: holding them all would double the peak memory of a large replay.
+        recorded: dict[str, Callable[[], bytes]] = {
+            **{key: partial(bundle.get, self.home, sha) for key, sha in self.man.outputs.items()},
+            **{key: partial(recorded_span, self.home, key, span) for key, span in self.man.appends.items()}}
         for key in sorted(set(produced) | set(recorded)):
             if key not in recorded:
                 self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(no recorded output)\n"
-            elif key not in produced:
+                continue
+            data = recorded[key]()
+            if key not in produced:
                 self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(not produced)\n"
-            elif recorded[key] != produced[key]:
-                self.mismatches[key] = unified(recorded[key], produced[key], key)
+            elif data != produced[key]:
+                self.mismatches[key] = unified(data, produced[key], key)
 
 
 def recorded_span(home: Home, rel: str, span: Span) -> bytes:
