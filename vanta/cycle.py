@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import localcontext
@@ -140,6 +140,11 @@ class LiveEdge:
         self.resumed = False
         self.resumed_snapshot: Any = None
         self.bundle_bytes = 0
+        self.pool = ThreadPoolExecutor(2, thread_name_prefix="vanta-store")
+        """Hashes, compresses and writes bundle objects and staged files (all release the GIL)
+        while the main thread runs the stages; `close` waits for it."""
+        self._stored_raw: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
+        self._stored_answers: tuple[BrokerAnswers, Future[tuple[str, int]]] | None = None
 
     def load(self) -> tuple[int, str, Memory]:
         raw = self.home.read_memory()
@@ -231,45 +236,53 @@ class LiveEdge:
                 live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets, execution, maybe_sent, self.ccxt_pool)
             fills += answered
         faults.point("broker_answered")
-        return BrokerAnswers.make(
+        answers = BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",
             fills=tuple(sorted(fills, key=lambda f: f.client_order_id)), balances=balances,
             conversions=tuple(sorted(conversions, key=lambda f: f.client_order_id)))
+        # The bundle's inputs are all known now: they are stored while the remaining stages run.
+        self._stored_raw = ctx.mem.raw, {n: self._put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+        self._stored_answers = answers, self._put(canonical.dumps_trusted(answers))
+        return answers
 
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None
-        # Two threads hash, compress and write the staged files and the bundle objects
-        # (all of which release the GIL) while this one renders the bundle's inputs.
-        with ThreadPoolExecutor(2) as pool:
-            staging = journal.Staging(self.home, pool)
-            appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
-            for rel, data in appends.items():
-                if data:
-                    staging.append(rel, data)
-            digests = {rel: pool.submit(bundle.digest, data) for rel, data in appends.items()}
-            for n in MEMORY_FILES:
-                if ctx.outputs[n] != ctx.mem.raw[n]:
-                    staging.file(f"memory/{n}", ctx.outputs[n])
+        put = self._put
+        staging = journal.Staging(self.home, self.pool)
+        appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
+        for rel, data in appends.items():
+            if data:
+                staging.append(rel, data)
+        digests = {rel: self.pool.submit(bundle.digest, data) for rel, data in appends.items()}
+        for n in MEMORY_FILES:
+            if ctx.outputs[n] != ctx.mem.raw[n]:
+                staging.file(f"memory/{n}", ctx.outputs[n])
+        raw, early = self._stored_raw or (None, {})
+        old = early if raw is ctx.mem.raw else {n: put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+        inputs = {f"memory/{n}": old[n] for n in MEMORY_FILES}
+        outputs = {f"memory/{n}": old[n] if ctx.outputs[n] is ctx.mem.raw[n] else put(ctx.outputs[n])
+                   for n in MEMORY_FILES}
+        inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
+        answers = ctx.broker_answers or ctx.answers
+        early_answers, stored = self._stored_answers or (None, None)
+        inputs["broker_answers.json"] = (stored if stored and early_answers is answers
+                                         else put(canonical.dumps_trusted(answers)))
+        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data),
+                                sha256=digests[rel].result()) for rel, data in appends.items()}
+        man = Manifest.make(
+            schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
+            vanta_version=__version__, inputs=self._stored(inputs), outputs=self._stored(outputs),
+            appends=spans, log_head_before=ctx.mem.log_head, log_head_after=ctx.log_head,
+            log_seq_before=ctx.mem.log_seq)
+        mbytes = bundle.manifest_bytes(man)
+        self.bundle_bytes += len(mbytes)
+        staging.file(str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root)), mbytes)
+        faults.point("before_commit")
+        staging.commit()
 
-            def put(data: bytes) -> Future[tuple[str, int]]:
-                return pool.submit(bundle.put, self.home, data)
-
-            outputs = {f"memory/{n}": put(ctx.outputs[n]) for n in MEMORY_FILES}
-            inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
-            inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
-            inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.broker_answers or ctx.answers))
-            spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data),
-                                    sha256=digests[rel].result()) for rel, data in appends.items()}
-            man = Manifest.make(
-                schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
-                vanta_version=__version__, inputs=self._stored(inputs), outputs=self._stored(outputs),
-                appends=spans, log_head_before=ctx.mem.log_head, log_head_after=ctx.log_head,
-                log_seq_before=ctx.mem.log_seq)
-            mbytes = bundle.manifest_bytes(man)
-            self.bundle_bytes += len(mbytes)
-            staging.file(str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root)), mbytes)
-            faults.point("before_commit")
-            staging.commit()
+    def _put(self, data: bytes) -> Future[tuple[str, int]]:
+        """Store `data` in the bundle, on the background threads."""
+        return self.pool.submit(bundle.put, self.home, data)
 
     def _stored(self, puts: dict[str, Future[tuple[str, int]]]) -> dict[str, str]:
         """name -> sha256 of each stored object, once it is durable."""
@@ -278,6 +291,11 @@ class LiveEdge:
             shas[name], added = fut.result()
             self.bundle_bytes += added
         return shas
+
+    def close(self) -> None:
+        """Wait for the background writes (a failed cycle's too: none outlives the home lock)."""
+        self.pool.shutdown()
+        self._stored_raw = self._stored_answers = None
 
 
 def _ccxt_refs(ctx: Ctx) -> dict[str, str]:
@@ -297,7 +315,10 @@ def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) ->
     with locked(home):
         recovered = journal.recover(home)
         edge = LiveEdge(home, asof)
-        ctx, timings = drive(edge, progress)
+        try:
+            ctx, timings = drive(edge, progress)
+        finally:
+            edge.close()
     kinds: dict[str, int] = {}
     for kind, _ in ctx.events:
         kinds[kind] = kinds.get(kind, 0) + 1

@@ -41,7 +41,7 @@ def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str)
     # would write for a 64-hex string and an int. `seal`, inlined, adds the hash.
     envelope: dict[str, Any] = {"asof": asof, "cycle": cycle, "data": None, "kind": None}
     dumps, sha256, opt, hook = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS, canonical.default
-    prev = head.encode()
+    prev = orjson.dumps(head)[1:-1]  # the previous hash as JSON string text
     for kind, data in events:
         seq += 1
         envelope["data"], envelope["kind"] = data, kind
