@@ -121,6 +121,11 @@ class Edge(Protocol):
         """Answers for `ctx.to_submit`, one per order."""
         ...
 
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> None:
+        """The memory files, as soon as the commit stage has rendered them (before the
+        trade log): the live edge starts writing them."""
+        ...
+
     def commit(self, ctx: Ctx) -> None:
         """Persist (or, in replay, compare) `ctx.outputs`."""
         ...

@@ -145,6 +145,8 @@ class LiveEdge:
         while the main thread runs the stages; `close` waits for it."""
         self._stored_raw: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
         self._stored_answers: tuple[BrokerAnswers, Future[tuple[str, int]]] | None = None
+        self._staging: journal.Staging | None = None
+        self._outputs: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
 
     def load(self) -> tuple[int, str, Memory]:
         raw = self.home.read_memory()
@@ -241,32 +243,36 @@ class LiveEdge:
             fills=tuple(sorted(fills, key=lambda f: f.client_order_id)), balances=balances,
             conversions=tuple(sorted(conversions, key=lambda f: f.client_order_id)))
         # The bundle's inputs are all known now: they are stored while the remaining stages run.
-        self._stored_raw = ctx.mem.raw, {n: self._put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+        self._inputs(ctx)
         self._stored_answers = answers, self._put(canonical.dumps_trusted(answers))
         return answers
 
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> None:
+        self._staging = staging = journal.Staging(self.home, self.pool)
+        for n in MEMORY_FILES:
+            if files[n] != ctx.mem.raw[n]:
+                staging.file(f"memory/{n}", files[n])
+        inputs = self._inputs(ctx)
+        self._outputs = files, {f"memory/{n}": inputs[n] if files[n] is ctx.mem.raw[n] else self._put(files[n])
+                                for n in MEMORY_FILES}
+
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None
-        put = self._put
-        staging = journal.Staging(self.home, self.pool)
+        if self._outputs is None or any(self._outputs[0][n] is not ctx.outputs[n] for n in MEMORY_FILES):
+            self.rendered(ctx, {n: ctx.outputs[n] for n in MEMORY_FILES})
+        assert self._staging is not None and self._outputs is not None
+        staging, outputs = self._staging, self._outputs[1]
         appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
         for rel, data in appends.items():
             if data:
                 staging.append(rel, data)
         digests = {rel: self.pool.submit(bundle.digest, data) for rel, data in appends.items()}
-        for n in MEMORY_FILES:
-            if ctx.outputs[n] != ctx.mem.raw[n]:
-                staging.file(f"memory/{n}", ctx.outputs[n])
-        raw, early = self._stored_raw or (None, {})
-        old = early if raw is ctx.mem.raw else {n: put(ctx.mem.raw[n]) for n in MEMORY_FILES}
-        inputs = {f"memory/{n}": old[n] for n in MEMORY_FILES}
-        outputs = {f"memory/{n}": old[n] if ctx.outputs[n] is ctx.mem.raw[n] else put(ctx.outputs[n])
-                   for n in MEMORY_FILES}
-        inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
+        inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
+        inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
         answers = ctx.broker_answers or ctx.answers
-        early_answers, stored = self._stored_answers or (None, None)
-        inputs["broker_answers.json"] = (stored if stored and early_answers is answers
-                                         else put(canonical.dumps_trusted(answers)))
+        early, stored = self._stored_answers or (None, None)
+        inputs["broker_answers.json"] = (stored if stored and early is answers
+                                         else self._put(canonical.dumps_trusted(answers)))
         spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data),
                                 sha256=digests[rel].result()) for rel, data in appends.items()}
         man = Manifest.make(
@@ -279,6 +285,14 @@ class LiveEdge:
         staging.file(str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root)), mbytes)
         faults.point("before_commit")
         staging.commit()
+
+    def _inputs(self, ctx: Ctx) -> dict[str, Future[tuple[str, int]]]:
+        """Memory file -> its bundle object (stored once, from execute on) as read at cycle start."""
+        raw, stored = self._stored_raw or (None, {})
+        if raw is not ctx.mem.raw:
+            stored = {n: self._put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+            self._stored_raw = ctx.mem.raw, stored
+        return stored
 
     def _put(self, data: bytes) -> Future[tuple[str, int]]:
         """Store `data` in the bundle, on the background threads."""
@@ -295,7 +309,7 @@ class LiveEdge:
     def close(self) -> None:
         """Wait for the background writes (a failed cycle's too: none outlives the home lock)."""
         self.pool.shutdown()
-        self._stored_raw = self._stored_answers = None
+        self._stored_raw = self._stored_answers = self._staging = self._outputs = None
 
 
 def _ccxt_refs(ctx: Ctx) -> dict[str, str]:

@@ -8,7 +8,7 @@ compares what they produce with the bundle's recorded outputs. Nothing is writte
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -56,6 +56,9 @@ class ReplayEdge:
 
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
+
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> None:
+        pass  # compared with the other outputs in commit
 
     def commit(self, ctx: Ctx) -> None:
         produced = {f"memory/{n}": data for n, data in ctx.outputs.items()}

@@ -9,6 +9,7 @@ rewrites a file an operator wrote unless the cycle changed it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -57,7 +58,8 @@ def _bytes(model: Model, original: Model, raw: bytes) -> bytes:
     return raw if model is original else canonical.dumps_trusted(model)
 
 
-def render(ctx: Ctx) -> Ctx:
+def render_files(ctx: Ctx) -> dict[str, bytes]:
+    """The memory files' canonical bytes."""
     m = ctx.mem
     assert ctx.overlay and ctx.conviction and ctx.allocation and ctx.portfolio and ctx.pnl and ctx.queue
     pairs: dict[str, tuple[Model, Model]] = {
@@ -70,7 +72,14 @@ def render(ctx: Ctx) -> Ctx:
         "pnl_summary.json": (ctx.pnl, m.pnl),
         "autotrade_queue.json": (ctx.queue, m.queue),
     }
-    files = {name: _bytes(new, old, m.raw[name]) for name, (new, old) in pairs.items()}
+    return {name: _bytes(new, old, m.raw[name]) for name, (new, old) in pairs.items()}
+
+
+def render(ctx: Ctx, files: Mapping[str, bytes] | None = None) -> Ctx:
+    """Every output: the memory files (`files`, if already rendered), the trade-log lines
+    (the cycle's events, then `cycle_end` with the files' hashes) and the ledger lines."""
+    m = ctx.mem
+    files = render_files(ctx) if files is None else files
     end: Event = ("cycle_end", {"memory": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}})
     log, _, head = chain((*ctx.events, end), ctx.cycle, ctx.asof, m.log_seq, m.log_head)
     ledger = b"".join(canonical.dumps_line(e) for e in ctx.ledger)
@@ -79,6 +88,8 @@ def render(ctx: Ctx) -> Ctx:
 
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:
-    ctx = render(ctx)
+    files = render_files(ctx)
+    edge.rendered(ctx, files)  # the live edge writes them while the trade log is rendered
+    ctx = render(ctx, files)
     edge.commit(ctx)
     return ctx
