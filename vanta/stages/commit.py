@@ -1,6 +1,7 @@
 """Stage 12, commit: render every output as canonical bytes (pure), then hand them to
 the edge, which commits them atomically with the replay bundle (or, in replay,
-compares them with the recorded ones).
+compares them with the recorded ones). The memory files go to the edge as soon as
+they are rendered, so the live edge writes them while the trade log is rendered.
 
 A file whose model no stage replaced keeps its bytes exactly, so vanta never
 rewrites a file an operator wrote unless the cycle changed it.
