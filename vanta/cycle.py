@@ -263,10 +263,8 @@ class LiveEdge:
         assert self._staging is not None and self._outputs is not None
         staging, outputs = self._staging, self._outputs[1]
         appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
-        for rel, data in appends.items():
-            if data:
-                staging.append(rel, data)
-        digests = {rel: self.pool.submit(bundle.digest, data) for rel, data in appends.items()}
+        digests = {rel: staging.append(rel, data) if data else self.pool.submit(bundle.digest, data)
+                   for rel, data in appends.items()}
         inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
         inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
         answers = ctx.broker_answers or ctx.answers

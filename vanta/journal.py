@@ -76,11 +76,13 @@ class Staging:
         name = f"f{len(self.files):03d}"
         self.files.append((rel, name, self._write(name, data)))
 
-    def append(self, rel: str, data: bytes) -> None:
-        """Extend `rel` with `data`."""
+    def append(self, rel: str, data: bytes) -> Future[str]:
+        """Extend `rel` with `data`. Returns the sha256 of `data` (once staged)."""
         target = self.home.root / rel
         name = f"a{len(self.appends):03d}"
-        self.appends.append((rel, name, target.stat().st_size if target.exists() else 0, self._write(name, data)))
+        sha = self._write(name, data)
+        self.appends.append((rel, name, target.stat().st_size if target.exists() else 0, sha))
+        return sha
 
     def commit(self) -> None:
         entries, extend = [], []
