@@ -47,7 +47,9 @@ def default(obj: Any) -> Any:
     """orjson's hook for what it cannot write itself: Decimals and vanta models."""
     if type(obj) is Decimal:
         s = str(obj)  # fmt_decimal inlined: this runs a million times per large cycle
-        return s if s[0].isdigit() and "E" not in s else fmt_decimal(obj)  # not -, NaN, Inf
+        if "E" not in s and (s[0].isdigit() or (s[0] == "-" and s[1].isdigit() and not obj.is_zero())):
+            return s  # fixed point already: not an exponent, NaN, Inf or -0
+        return fmt_decimal(obj)
     # A vanta model, written field by field (aliases honoured) without building the
     # intermediate tree model_dump would: the same bytes, at a fraction of the cost.
     cls = type(obj)
