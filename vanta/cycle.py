@@ -51,6 +51,7 @@ from vanta.stages import (
 from vanta.validate import cross_check, parse_memory
 
 StageFn = Callable[[Any, Edge], Ctx]
+_LOG = "trade_log.jsonl"
 
 
 def _pure(fn: Callable[[Ctx], Ctx]) -> StageFn:
@@ -147,6 +148,7 @@ class LiveEdge:
         self._stored_answers: tuple[BrokerAnswers, Future[tuple[str, int]]] | None = None
         self._staging: journal.Staging | None = None
         self._outputs: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
+        self._log: journal.Stream | None = None
 
     def load(self) -> tuple[int, str, Memory]:
         raw = self.home.read_memory()
@@ -247,7 +249,7 @@ class LiveEdge:
         self._stored_answers = answers, self._put(canonical.dumps_trusted(answers))
         return answers
 
-    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> None:
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None]:
         self._staging = staging = journal.Staging(self.home, self.pool)
         for n in MEMORY_FILES:
             if files[n] != ctx.mem.raw[n]:
@@ -255,15 +257,23 @@ class LiveEdge:
         inputs = self._inputs(ctx)
         self._outputs = files, {f"memory/{n}": inputs[n] if files[n] is ctx.mem.raw[n] else self._put(files[n])
                                 for n in MEMORY_FILES}
+        self._log = staging.stream(f"memory/{_LOG}")
+        return self._log.write
 
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None
         if self._outputs is None or any(self._outputs[0][n] is not ctx.outputs[n] for n in MEMORY_FILES):
             self.rendered(ctx, {n: ctx.outputs[n] for n in MEMORY_FILES})
+            assert self._log is not None
+            self._log.write(ctx.outputs[_LOG])
         assert self._staging is not None and self._outputs is not None
         staging, outputs = self._staging, self._outputs[1]
         appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
-        digests = {rel: staging.append(rel, data) if data else self.pool.submit(bundle.digest, data)
+        log, self._log = self._log, None
+        if log is not None and log.length != len(ctx.outputs[_LOG]):
+            raise AssertionError("the trade log streamed to staging is not the one rendered")
+        digests = {rel: log.close() if log is not None and rel == log.rel
+                   else staging.append(rel, data) if data else self.pool.submit(bundle.digest, data)
                    for rel, data in appends.items()}
         inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
         inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
@@ -307,7 +317,9 @@ class LiveEdge:
     def close(self) -> None:
         """Wait for the background writes (a failed cycle's too: none outlives the home lock)."""
         self.pool.shutdown()
-        self._stored_raw = self._stored_answers = self._staging = self._outputs = None
+        if self._log is not None:
+            self._log.abandon()
+        self._stored_raw = self._stored_answers = self._staging = self._outputs = self._log = None
 
 
 def _ccxt_refs(ctx: Ctx) -> dict[str, str]:

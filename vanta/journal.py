@@ -18,7 +18,7 @@ import hashlib
 import os
 import shutil
 from collections.abc import Mapping
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -84,6 +84,13 @@ class Staging:
         self.appends.append((rel, name, target.stat().st_size if target.exists() else 0, sha))
         return sha
 
+    def stream(self, rel: str) -> Stream:
+        """Extend `rel` with bytes given chunk by chunk (`Stream.write`), written in order on
+        a thread of their own while the caller renders the rest; `Stream.close` ends it."""
+        target = self.home.root / rel
+        name = f"a{len(self.appends):03d}"
+        return Stream(self, rel, name, target.stat().st_size if target.exists() else 0)
+
     def commit(self) -> None:
         entries, extend = [], []
         for rel, name, sha in sorted(self.files):
@@ -98,6 +105,50 @@ class Staging:
         _fsync_dir(home.state)
         faults.point("after_journal")
         roll_forward(home)
+
+
+class Stream:
+    """A staged append written chunk by chunk (see `Staging.stream`)."""
+
+    def __init__(self, staging: Staging, rel: str, name: str, offset: int) -> None:
+        self.staging, self.rel, self.name, self.offset = staging, rel, name, offset
+        self.length = 0
+        self._fh = open(staging.dir / name, "wb")  # closed by close(), on the writer thread
+        self._sha = hashlib.sha256()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="vanta-stage")  # one thread: chunks stay in order
+        self._failed: Exception | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.length += len(chunk)
+        self._writer.submit(self._write, chunk)
+
+    def _write(self, chunk: bytes) -> None:
+        if self._failed is None:
+            try:
+                self._fh.write(chunk)
+                self._sha.update(chunk)
+            except Exception as e:  # noqa: BLE001 - kept for close(): a lost chunk must fail the commit
+                self._failed = e
+
+    def _close(self) -> str:
+        if self._failed is not None:
+            raise self._failed
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        return self._sha.hexdigest()
+
+    def close(self) -> Future[str]:
+        """The append is complete: returns the sha256 of all its bytes, once durable."""
+        sha = self._writer.submit(self._close)
+        self._writer.shutdown(wait=False)
+        self.staging.appends.append((self.rel, self.name, self.offset, sha))
+        return sha
+
+    def abandon(self) -> None:
+        """An unfinished commit: wait for the chunks in flight and close the file."""
+        self._writer.shutdown(wait=True)
+        self._fh.close()
 
 
 def commit(home: Home, files: Mapping[str, bytes], appends: Mapping[str, bytes]) -> None:

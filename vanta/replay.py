@@ -58,7 +58,7 @@ class ReplayEdge:
         return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
 
     def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> None:
-        pass  # compared with the other outputs in commit
+        return None  # compared with the other outputs in commit
 
     def commit(self, ctx: Ctx) -> None:
         produced = {f"memory/{n}": data for n, data in ctx.outputs.items()}
