@@ -8,9 +8,7 @@ compares what they produce with the bundle's recorded outputs. Nothing is writte
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from vanta import bundle, cycle
@@ -54,29 +52,28 @@ class ReplayEdge:
     def market(self, ctx: Ctx) -> MarketSnapshot:
         return parse(self._blob("market_snapshot.json"), MarketSnapshot, "market_snapshot.json")
 
+    def rendered(self, ctx: Ctx, files: Any) -> None:
+        return None  # outputs are compared in commit; the log need not stream anywhere
+
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
 
-    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> None:
-        return None  # compared with the other outputs in commit
-
     def commit(self, ctx: Ctx) -> None:
         produced = {f"memory/{n}": data for n, data in ctx.outputs.items()}
-        # The recorded bytes themselves, not only their hash: a damaged object fails
-        # here (bundle.get checks it) rather than passing. Read one at a time, when
-        # compared: holding them all would double the peak memory of a large replay.
-        recorded: dict[str, Callable[[], bytes]] = {
-            **{key: partial(bundle.get, self.home, sha) for key, sha in self.man.outputs.items()},
-            **{key: partial(recorded_span, self.home, key, span) for key, span in self.man.appends.items()}}
+        recorded: dict[str, bytes] = {}
+        for key in sorted(self.man.outputs):
+            # The recorded bytes themselves, not only their hash: a damaged object
+            # fails here (bundle.get checks it) rather than passing.
+            recorded[key] = bundle.get(self.home, self.man.outputs[key])
+        for key, span in sorted(self.man.appends.items()):
+            recorded[key] = recorded_span(self.home, key, span)
         for key in sorted(set(produced) | set(recorded)):
             if key not in recorded:
                 self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(no recorded output)\n"
-                continue
-            data = recorded[key]()
-            if key not in produced:
+            elif key not in produced:
                 self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(not produced)\n"
-            elif data != produced[key]:
-                self.mismatches[key] = unified(data, produced[key], key)
+            elif recorded[key] != produced[key]:
+                self.mismatches[key] = unified(recorded[key], produced[key], key)
 
 
 def recorded_span(home: Home, rel: str, span: Span) -> bytes:
