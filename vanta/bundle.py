@@ -5,6 +5,7 @@ uncompressed bytes). A file that did not change between cycles is stored once.""
 from __future__ import annotations
 
 import hashlib
+import threading
 import zlib
 from pathlib import Path
 
@@ -34,10 +35,17 @@ def put(home: Home, data: bytes) -> tuple[str, int]:
     path = object_path(home, sha)
     if path.exists():
         return sha, 0
-    path.parent.mkdir(parents=True, exist_ok=True)
     packed = zlib.compress(data, 1)  # level 1: most of the ratio, a fifth of the time
-    write_durable(path, packed)
+    with _storing:
+        if path.exists():
+            return sha, 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_durable(path, packed)
     return sha, len(packed)
+
+
+_storing = threading.Lock()
+"""The commit stores objects from two threads: the same new object twice is written once."""
 
 
 def get(home: Home, sha: str) -> bytes:

@@ -21,7 +21,8 @@ import orjson
 
 from vanta.errors import InputError
 
-_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2
+# OPT_APPEND_NEWLINE: orjson writes a file's final newline itself; `+ b"\n"` would copy a 20 MB file.
+_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 _LINE_OPTS = orjson.OPT_SORT_KEYS
 
 # What sends loads_for_model to the exact reader: a number token of 16+ characters
@@ -51,13 +52,31 @@ def default(obj: Any) -> Any:
     """orjson's hook for what it cannot write itself: Decimals and vanta models."""
     if type(obj) is Decimal:
         s = str(obj)  # fmt_decimal inlined: this runs a million times per large cycle
-        return s if s[0].isdigit() and "E" not in s else fmt_decimal(obj)  # not -, NaN, Inf
-    fields = getattr(obj, "__pydantic_fields__", None)
-    if fields is not None:
-        # A vanta model, written field by field (aliases honoured) without building
-        # the intermediate tree model_dump would: the same bytes, at half the cost.
-        return {(f.alias or k): obj.__dict__[k] for k, f in fields.items()}
-    raise TypeError(f"cannot write {type(obj).__name__} in canonical JSON")
+        if "E" not in s and (s[0].isdigit() or (s[0] == "-" and s[1].isdigit() and not obj.is_zero())):
+            return s  # fixed point already: not an exponent, NaN, Inf or -0
+        return fmt_decimal(obj)
+    # A vanta model, written field by field (aliases honoured) without building the
+    # intermediate tree model_dump would: the same bytes, at a fraction of the cost.
+    cls = type(obj)
+    n = _plain.get(cls)
+    if n is None:
+        n = _learn(cls)
+    values = obj.__dict__
+    if len(values) == n:
+        return values  # no alias, and __dict__ holds exactly the fields: sorted keys make it the same bytes
+    return {(f.alias or k): values[k] for k, f in cls.__pydantic_fields__.items()}
+
+
+_plain: dict[type, int] = {}
+"""Model class -> its number of fields, or -1 if a field has an alias (`schema`)."""
+
+
+def _learn(cls: type) -> int:
+    fields = getattr(cls, "__pydantic_fields__", None)
+    if fields is None:
+        raise TypeError(f"cannot write {cls.__name__} in canonical JSON")
+    _plain[cls] = -1 if any(f.alias for f in fields.values()) else len(fields)
+    return _plain[cls]
 
 
 def dumps(data: Any) -> bytes:
@@ -79,10 +98,12 @@ def dumps_line(data: Any) -> bytes:
 
 
 def dumps_trusted(data: Any) -> bytes:
-    return orjson.dumps(data, default=default, option=_OPTS) + b"\n"
+    return orjson.dumps(data, default=default, option=_OPTS)
 
 
 def dumps_line_trusted(data: Any) -> bytes:
+    # `+ b"\n"` copies the line on purpose: a small orjson result kept alive pins its
+    # page-sized buffer (60k kept lines: 240 MB), an exact-size copy does not.
     return orjson.dumps(data, default=default, option=_LINE_OPTS) + b"\n"
 
 

@@ -8,7 +8,7 @@ the outputs. Both run the same stages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -119,6 +119,12 @@ class Edge(Protocol):
 
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         """Answers for `ctx.to_submit`, one per order."""
+        ...
+
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None] | None:
+        """The memory files, as soon as the commit stage has rendered them (before the
+        trade log): the live edge starts writing them. Returns where the trade log's
+        bytes go as they are rendered (None: nowhere before `commit`)."""
         ...
 
     def commit(self, ctx: Ctx) -> None:

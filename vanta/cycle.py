@@ -11,7 +11,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import localcontext
 from pathlib import Path
@@ -50,6 +51,7 @@ from vanta.stages import (
 from vanta.validate import cross_check, parse_memory
 
 StageFn = Callable[[Any, Edge], Ctx]
+_LOG = "trade_log.jsonl"
 
 
 def _pure(fn: Callable[[Ctx], Ctx]) -> StageFn:
@@ -144,6 +146,14 @@ class LiveEdge:
         self.resumed = False
         self.resumed_snapshot: Any = None
         self.bundle_bytes = 0
+        self.pool = ThreadPoolExecutor(2, thread_name_prefix="vanta-store")
+        """Hashes, compresses and writes bundle objects and staged files (all release the GIL)
+        while the main thread runs the stages; `close` waits for it."""
+        self._stored_raw: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
+        self._stored_answers: tuple[BrokerAnswers, Future[tuple[str, int]]] | None = None
+        self._staging: journal.Staging | None = None
+        self._outputs: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
+        self._log: journal.Stream | None = None
 
     def load(self) -> tuple[int, str, Memory]:
         raw = self.home.read_memory()
@@ -239,36 +249,86 @@ class LiveEdge:
                 ctx.snap.prices if ctx.snap else None)
             fills += answered
         faults.point("broker_answered")
-        return BrokerAnswers.make(
+        answers = BrokerAnswers.make(
             schema_version="vanta.broker_answers/1",
             fills=tuple(sorted(fills, key=lambda f: f.client_order_id)), balances=balances,
             conversions=tuple(sorted(conversions, key=lambda f: f.client_order_id)))
+        # The bundle's inputs are all known now: they are stored while the remaining stages run.
+        self._inputs(ctx)
+        self._stored_answers = answers, self._put(canonical.dumps_trusted(answers))
+        return answers
+
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None]:
+        self._staging = staging = journal.Staging(self.home, self.pool)
+        for n in MEMORY_FILES:
+            if files[n] != ctx.mem.raw[n]:
+                staging.file(f"memory/{n}", files[n])
+        inputs = self._inputs(ctx)
+        self._outputs = files, {f"memory/{n}": inputs[n] if files[n] is ctx.mem.raw[n] else self._put(files[n])
+                                for n in MEMORY_FILES}
+        self._log = staging.stream(f"memory/{_LOG}")
+        return self._log.write
 
     def commit(self, ctx: Ctx) -> None:
         assert ctx.snap is not None and ctx.answers is not None
-        put = self._put
-        inputs = {f"memory/{n}": put(ctx.mem.raw[n]) for n in MEMORY_FILES}
-        inputs["market_snapshot.json"] = put(canonical.dumps_trusted(ctx.snap))
-        inputs["broker_answers.json"] = put(canonical.dumps_trusted(ctx.broker_answers or ctx.answers))
-        outputs = {f"memory/{n}": put(ctx.outputs[n]) for n in MEMORY_FILES}
+        if self._outputs is None or any(self._outputs[0][n] is not ctx.outputs[n] for n in MEMORY_FILES):
+            self.rendered(ctx, {n: ctx.outputs[n] for n in MEMORY_FILES})
+            assert self._log is not None
+            self._log.write(ctx.outputs[_LOG])
+        assert self._staging is not None and self._outputs is not None
+        staging, outputs = self._staging, self._outputs[1]
         appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
-        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data), sha256=bundle.digest(data))
-                 for rel, data in appends.items()}
+        log, self._log = self._log, None
+        if log is not None and log.length != len(ctx.outputs[_LOG]):
+            raise AssertionError("the trade log streamed to staging is not the one rendered")
+        digests = {rel: log.close() if log is not None and rel == log.rel
+                   else staging.append(rel, data) if data else self.pool.submit(bundle.digest, data)
+                   for rel, data in appends.items()}
+        inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
+        inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
+        answers = ctx.broker_answers or ctx.answers
+        early, stored = self._stored_answers or (None, None)
+        inputs["broker_answers.json"] = (stored if stored and early is answers
+                                         else self._put(canonical.dumps_trusted(answers)))
+        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data),
+                                sha256=digests[rel].result()) for rel, data in appends.items()}
         man = Manifest.make(
             schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
-            vanta_version=__version__, inputs=inputs, outputs=outputs, appends=spans,
-            log_head_before=ctx.mem.log_head, log_head_after=ctx.log_head, log_seq_before=ctx.mem.log_seq)
+            vanta_version=__version__, inputs=self._stored(inputs), outputs=self._stored(outputs),
+            appends=spans, log_head_before=ctx.mem.log_head, log_head_after=ctx.log_head,
+            log_seq_before=ctx.mem.log_seq)
         mbytes = bundle.manifest_bytes(man)
         self.bundle_bytes += len(mbytes)
-        files = {f"memory/{n}": ctx.outputs[n] for n in MEMORY_FILES if ctx.outputs[n] != ctx.mem.raw[n]}
-        files[str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root))] = mbytes
+        staging.file(str(bundle.manifest_path(self.home, ctx.cycle).relative_to(self.home.root)), mbytes)
         faults.point("before_commit")
-        journal.commit(self.home, files, {rel: data for rel, data in appends.items() if data})
+        staging.commit()
 
-    def _put(self, data: bytes) -> str:
-        sha, added = bundle.put(self.home, data)
-        self.bundle_bytes += added
-        return sha
+    def _inputs(self, ctx: Ctx) -> dict[str, Future[tuple[str, int]]]:
+        """Memory file -> its bundle object (stored once, from execute on) as read at cycle start."""
+        raw, stored = self._stored_raw or (None, {})
+        if raw is not ctx.mem.raw:
+            stored = {n: self._put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+            self._stored_raw = ctx.mem.raw, stored
+        return stored
+
+    def _put(self, data: bytes) -> Future[tuple[str, int]]:
+        """Store `data` in the bundle, on the background threads."""
+        return self.pool.submit(bundle.put, self.home, data)
+
+    def _stored(self, puts: dict[str, Future[tuple[str, int]]]) -> dict[str, str]:
+        """name -> sha256 of each stored object, once it is durable."""
+        shas = {}
+        for name, fut in puts.items():
+            shas[name], added = fut.result()
+            self.bundle_bytes += added
+        return shas
+
+    def close(self) -> None:
+        """Wait for the background writes (a failed cycle's too: none outlives the home lock)."""
+        self.pool.shutdown()
+        if self._log is not None:
+            self._log.abandon()
+        self._stored_raw = self._stored_answers = self._staging = self._outputs = self._log = None
 
 
 def _recorded_asof(home: Home, cycle: int) -> str | None:
@@ -296,7 +356,10 @@ def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) ->
     with locked(home):
         recovered = journal.recover(home)
         edge = LiveEdge(home, asof)
-        ctx, timings = drive(edge, progress)
+        try:
+            ctx, timings = drive(edge, progress)
+        finally:
+            edge.close()
     kinds: dict[str, int] = {}
     for kind, _ in ctx.events:
         kinds[kind] = kinds.get(kind, 0) + 1

@@ -18,7 +18,9 @@ import hashlib
 import os
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import BinaryIO
 
 from vanta import canonical, faults
 from vanta.errors import StateError
@@ -43,30 +45,120 @@ def write_durable(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _stage(path: Path, data: bytes) -> str:
+    write_durable(path, data)
+    return hashlib.sha256(data).hexdigest()
+
+
+class Staging:
+    """One commit being staged. Each file given is written (fsync) and hashed at once,
+    on `pool`'s threads if given (writes, fsync and sha256 release the GIL), so a large
+    file is on its way to disk while the caller renders the rest. `commit` waits for
+    all of them: nothing is journaled before every staged byte is durable."""
+
+    def __init__(self, home: Home, pool: Executor | None = None) -> None:
+        self.home, self.pool = home, pool
+        self.dir = home.state / "staging"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        self.files: list[tuple[str, str, Future[str]]] = []
+        self.appends: list[tuple[str, str, int, Future[str]]] = []
+
+    def _write(self, name: str, data: bytes) -> Future[str]:
+        if self.pool is not None:
+            return self.pool.submit(_stage, self.dir / name, data)
+        done: Future[str] = Future()
+        done.set_result(_stage(self.dir / name, data))
+        return done
+
+    def file(self, rel: str, data: bytes) -> None:
+        """Replace `rel` (relative to the home) with `data`."""
+        name = f"f{len(self.files):03d}"
+        self.files.append((rel, name, self._write(name, data)))
+
+    def append(self, rel: str, data: bytes) -> Future[str]:
+        """Extend `rel` with `data`. Returns the sha256 of `data` (once staged)."""
+        target = self.home.root / rel
+        name = f"a{len(self.appends):03d}"
+        sha = self._write(name, data)
+        self.appends.append((rel, name, target.stat().st_size if target.exists() else 0, sha))
+        return sha
+
+    def stream(self, rel: str) -> Stream:
+        """Extend `rel` with bytes given chunk by chunk (`Stream.write`), written in order on
+        a thread of their own while the caller renders the rest; `Stream.close` ends it."""
+        target = self.home.root / rel
+        name = f"a{len(self.appends):03d}"
+        return Stream(self, rel, name, target.stat().st_size if target.exists() else 0)
+
+    def commit(self) -> None:
+        entries, extend = [], []
+        for rel, name, sha in sorted(self.files):
+            entries.append({"target": rel, "staged": name, "sha256": sha.result()})
+            faults.point("staged_file")
+        for rel, name, offset, sha in sorted(self.appends):
+            extend.append({"target": rel, "staged": name, "offset": offset, "sha256": sha.result()})
+        home = self.home
+        _fsync_dir(self.dir)
+        faults.point("before_journal")
+        write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))
+        _fsync_dir(home.state)
+        faults.point("after_journal")
+        roll_forward(home)
+
+
+class Stream:
+    """A staged append written chunk by chunk (see `Staging.stream`)."""
+
+    def __init__(self, staging: Staging, rel: str, name: str, offset: int) -> None:
+        self.staging, self.rel, self.name, self.offset = staging, rel, name, offset
+        self.length = 0
+        self._fh = open(staging.dir / name, "wb")  # closed by close(), on the writer thread
+        self._sha = hashlib.sha256()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="vanta-stage")  # one thread: chunks stay in order
+        self._failed: Exception | None = None
+
+    def write(self, chunk: bytes) -> None:
+        self.length += len(chunk)
+        self._writer.submit(self._write, chunk)
+
+    def _write(self, chunk: bytes) -> None:
+        if self._failed is None:
+            try:
+                self._fh.write(chunk)
+                self._sha.update(chunk)
+            except Exception as e:  # noqa: BLE001 - kept for close(): a lost chunk must fail the commit
+                self._failed = e
+
+    def _close(self) -> str:
+        if self._failed is not None:
+            raise self._failed
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        return self._sha.hexdigest()
+
+    def close(self) -> Future[str]:
+        """The append is complete: returns the sha256 of all its bytes, once durable."""
+        sha = self._writer.submit(self._close)
+        self._writer.shutdown(wait=False)
+        self.staging.appends.append((self.rel, self.name, self.offset, sha))
+        return sha
+
+    def abandon(self) -> None:
+        """An unfinished commit: wait for the chunks in flight and close the file."""
+        self._writer.shutdown(wait=True)
+        self._fh.close()
+
+
 def commit(home: Home, files: Mapping[str, bytes], appends: Mapping[str, bytes]) -> None:
     """Atomically replace `files` and extend `appends` (paths relative to the home)."""
-    staging = home.state / "staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    entries = []
-    for i, (rel, data) in enumerate(sorted(files.items())):
-        name = f"f{i:03d}"
-        write_durable(staging / name, data)
-        entries.append({"target": rel, "staged": name, "sha256": hashlib.sha256(data).hexdigest()})
-        faults.point("staged_file")
-    extend = []
-    for i, (rel, data) in enumerate(sorted(appends.items())):
-        target = home.root / rel
-        name = f"a{i:03d}"
-        write_durable(staging / name, data)
-        extend.append({"target": rel, "staged": name, "offset": target.stat().st_size if target.exists() else 0,
-                       "sha256": hashlib.sha256(data).hexdigest()})
-    _fsync_dir(staging)
-    faults.point("before_journal")
-    write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))
-    _fsync_dir(home.state)
-    faults.point("after_journal")
-    roll_forward(home)
+    staging = Staging(home)
+    for rel, data in sorted(files.items()):
+        staging.file(rel, data)
+    for rel, data in sorted(appends.items()):
+        staging.append(rel, data)
+    staging.commit()
 
 
 def roll_forward(home: Home) -> None:
@@ -90,7 +182,7 @@ def roll_forward(home: Home) -> None:
         target = home.root / a["target"]
         with open(target, "ab") as fh, open(staging / a["staged"], "rb") as src:
             fh.truncate(a["offset"])
-            shutil.copyfileobj(src, fh, 1 << 20)  # streamed: a large cycle's log is tens of MB
+            _copy(src, fh)
             fh.flush()
             os.fsync(fh.fileno())
         faults.point("appended")
@@ -101,6 +193,15 @@ def roll_forward(home: Home) -> None:
     home.journal.unlink()
     _fsync_dir(home.state)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _copy(src: BinaryIO, dst: BinaryIO) -> None:
+    """Stream `src` into `dst` (a large cycle's log is tens of MB) through one reused
+    buffer: a fresh 1 MB chunk per read costs a page fault per 4 KB."""
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    while n := src.readinto(buf):  # type: ignore[attr-defined]
+        dst.write(view[:n])
 
 
 def recover(home: Home) -> bool:

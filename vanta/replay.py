@@ -55,6 +55,9 @@ class ReplayEdge:
     def market(self, ctx: Ctx) -> MarketSnapshot:
         return parse(self._blob("market_snapshot.json"), MarketSnapshot, "market_snapshot.json")
 
+    def rendered(self, ctx: Ctx, files: Any) -> None:
+        return None  # outputs are compared in commit; the log need not stream anywhere
+
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
 
