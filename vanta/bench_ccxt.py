@@ -107,7 +107,8 @@ class Run:
             t0 = time.perf_counter()
             with locked(home):
                 journal.recover(home)
-                ctx, _ = drive(LiveEdge(home, asof, ccxt_pool=self.pool))
+                with LiveEdge(home, asof, ccxt_pool=self.pool) as edge:
+                    ctx, _ = drive(edge)
             wall = time.perf_counter() - t0
         finally:
             ccxt_edge.submit = real

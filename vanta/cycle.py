@@ -323,6 +323,12 @@ class LiveEdge:
             self.bundle_bytes += added
         return shas
 
+    def __enter__(self) -> LiveEdge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Wait for the background writes (a failed cycle's too: none outlives the home lock)."""
         self.pool.shutdown()
@@ -355,11 +361,8 @@ def _size(path: Path) -> int:
 def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) -> CycleReport:
     with locked(home):
         recovered = journal.recover(home)
-        edge = LiveEdge(home, asof)
-        try:
+        with LiveEdge(home, asof) as edge:
             ctx, timings = drive(edge, progress)
-        finally:
-            edge.close()
     kinds: dict[str, int] = {}
     for kind, _ in ctx.events:
         kinds[kind] = kinds.get(kind, 0) + 1

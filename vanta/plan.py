@@ -20,9 +20,8 @@ def plan(home: Home, asof: str | None) -> Ctx:
 
     from vanta.money import CONTEXT
 
-    edge = LiveEdge(home, asof)
     ctx: Any = None
-    with localcontext(CONTEXT):
+    with localcontext(CONTEXT), LiveEdge(home, asof) as edge:
         for name, fn in STAGES:
             ctx = fn(ctx, edge)
             if name == _UNTIL:
