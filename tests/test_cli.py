@@ -165,6 +165,16 @@ def test_cycle_with_a_bad_asof_is_a_usage_error(home: Path, asof: str) -> None:
     assert snapshot(home) == before
 
 
+@pytest.mark.parametrize("command", [["plan"], ["offboard", "F_1042"], ["deposit", "V_CORE", "alice", "1"]])
+def test_every_asof_is_checked_where_it_is_parsed(home: Path, command: list[str]) -> None:
+    before = snapshot(home)
+    r = vanta(*command, "--home", str(home), "--asof", "yesterday")
+    assert r.returncode == 2, r.stderr
+    no_traceback(r)
+    assert "'yesterday' is not a UTC instant" in r.stderr
+    assert snapshot(home) == before
+
+
 # ---------------------------------------------------------------- not a home, existing home (exit 7)
 
 

@@ -31,6 +31,19 @@ HomeOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
 
 
+def _asof(asof: str | None) -> str | None:
+    """Every --asof is checked where it is parsed: a UTC instant, or a usage error (exit 2)."""
+    import re
+
+    if asof is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", asof):
+        raise typer.BadParameter(f"{asof!r} is not a UTC instant like 2026-11-21T00:00:00Z", param_hint="--asof")
+    return asof
+
+
+def _asof_opt(help: str) -> Any:
+    return typer.Option(help=help, callback=_asof)
+
+
 def _json(obj: Any) -> None:
     from vanta import canonical
 
@@ -73,7 +86,7 @@ def cycle(
     home: HomeOpt = None,
     asof: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="The cycle's instant, UTC: 2026-11-21T00:00:00Z (default: now)."),
+        _asof_opt("The cycle's instant, UTC: 2026-11-21T00:00:00Z (default: now)."),
     ] = None,
     json: JsonOpt = False,
     progress: Annotated[bool, typer.Option(help="Print each stage's time on stderr.")] = False,
@@ -88,8 +101,6 @@ def cycle(
     from vanta import home as home_mod
     from vanta.cycle import run_cycle
 
-    if asof is not None:
-        _check_asof(asof)
     h = home_mod.resolve(home)
     t0 = time.perf_counter()
 
@@ -120,13 +131,6 @@ def _waiting(events: Any) -> None:
              "order_deferred lines); for example:")
         for why in sorted(set(reasons))[:3]:
             _err(f"  {why}")
-
-
-def _check_asof(asof: str) -> None:
-    import re
-
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", asof):
-        raise typer.BadParameter(f"{asof!r} is not a UTC instant like 2026-11-21T00:00:00Z", param_hint="--asof")
 
 
 @app.command()
@@ -221,7 +225,7 @@ def status(home: HomeOpt = None, json: JsonOpt = False) -> None:
 
 AsofOpt = Annotated[
     Optional[str],  # noqa: UP045
-    typer.Option(help="The instant logged with the change, UTC: 2026-11-21T12:00:00Z (default: now)."),
+    _asof_opt("The instant logged with the change, UTC: 2026-11-21T12:00:00Z (default: now)."),
 ]
 
 
@@ -262,8 +266,6 @@ def onboard(
     from vanta import home as home_mod
     from vanta.onboard import onboard as run_onboard
 
-    if asof is not None:
-        _check_asof(asof)
     h = home_mod.resolve(home)
     _admin_report(run_onboard(h, packet, asof), json)
 
@@ -283,8 +285,6 @@ def offboard(
     from vanta import home as home_mod
     from vanta.onboard import offboard as run_offboard
 
-    if asof is not None:
-        _check_asof(asof)
     h = home_mod.resolve(home)
     _admin_report(run_offboard(h, follower_id, asof), json)
 
@@ -294,7 +294,7 @@ def plan(
     home: HomeOpt = None,
     asof: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="The instant to plan for, UTC (default: now)."),
+        _asof_opt("The instant to plan for, UTC (default: now)."),
     ] = None,
     json: JsonOpt = False,
 ) -> None:
@@ -363,8 +363,6 @@ def deposit(
     from vanta.errors import InputError
     from vanta.pool_admin import request
 
-    if asof is not None:
-        _check_asof(asof)
     try:
         value = Decimal(amount)
     except InvalidOperation:
@@ -398,8 +396,6 @@ def withdraw(
     from vanta.errors import InputError
     from vanta.pool_admin import request
 
-    if asof is not None:
-        _check_asof(asof)
     if (shares is None) == (not all_):
         raise InputError("command line", "/shares", "expected SHARES or --all (one of them)",
                          "vanta withdraw VAULT CONTRIBUTOR 1000000 or --all")
