@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
+from vanta import faults, journal
 from vanta.brokers.ccxt_exchange import make_exchange, use_transport
+from vanta.cycle import LiveEdge, drive
+from vanta.home import Home, locked
 from vanta.models import Market, Order
 
 STATIC = Path(os.environ.get("VANTA_CCXT_STATIC")
@@ -96,3 +99,25 @@ def order(symbol: str, side: str, qty: str, price: str, coid: str = "vt" + "0" *
           account: str = "follower:f1", status: str = "staged") -> Order:
     return Order.make(client_order_id=coid, cycle=1, vault_id="v1", account=account, sleeve="main",
                       symbol=symbol, side=side, qty=Decimal(qty), price=Decimal(price), status=status, attempts=0)
+
+
+def live_cycle(home: Home, asof: str, pool: Any) -> Any:
+    """One cycle as `vanta cycle` runs it (lock, recovery, the live edge) with the ccxt
+    accounts on `pool` (a VenuePool factory); its context."""
+    with locked(home):
+        journal.recover(home)
+        with LiveEdge(home, asof, ccxt_pool=pool) as edge:
+            return drive(edge)[0]
+
+
+class Crash(Exception):
+    """The process dies at a fault point (see `crash_at`)."""
+
+
+def crash_at(monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+    """Raise Crash when the cycle reaches fault point `point`."""
+    def hit(name: str) -> None:
+        if name == point:
+            raise Crash(name)
+
+    monkeypatch.setattr(faults, "point", hit)

@@ -13,16 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ccxt_support import Crash, crash_at, live_cycle
 
-from vanta import canonical, faults, journal
+from vanta import canonical, faults
 from vanta import init as init_mod
 from vanta.brokers import ccxt_exchange
 from vanta.brokers.ccxt_broker import Policy, VenuePool
 from vanta.brokers.resilience import Backoff
 from vanta.brokers.secrets import KeySet
 from vanta.brokers.stub import StubVenue, binance_markets
-from vanta.cycle import LiveEdge, drive
-from vanta.home import Home, locked
+from vanta.home import Home
 from vanta.replay import replay
 from vanta.stages.execute import MAX_AGE_CYCLES as MAX_AGE
 
@@ -75,10 +75,7 @@ def pool_for(stub: StubVenue, keys: list[KeySet] | None = None) -> Any:
 
 
 def cycle(home: Home, asof: str, stub: StubVenue) -> Any:
-    with locked(home):
-        journal.recover(home)
-        ctx, _ = drive(LiveEdge(home, asof, ccxt_pool=pool_for(stub)))
-    return ctx
+    return live_cycle(home, asof, pool_for(stub))
 
 
 def asof(day: int) -> str:
@@ -222,15 +219,7 @@ def test_a_crash_between_submit_and_commit_sends_nothing_twice_and_loses_no_fill
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = make_home(tmp_path)
     stub = seeded(home)
-
-    class Crash(Exception):
-        pass
-
-    def point(name: str) -> None:
-        if name == "broker_answered":
-            raise Crash(name)
-
-    monkeypatch.setattr(faults, "point", point)
+    crash_at(monkeypatch, "broker_answered")
     with pytest.raises(Crash):
         cycle(home, asof(1), stub)
     assert home.inflight.exists()
@@ -310,9 +299,7 @@ def test_an_exchange_down_from_the_start_delays_its_orders_and_the_cycle_commits
         pool.markets = {}  # production: markets are loaded from the exchange, which is down
         return pool
 
-    with locked(home):
-        journal.recover(home)
-        ctx, _ = drive(LiveEdge(home, asof(1), ccxt_pool=no_markets))
+    ctx = live_cycle(home, asof(1), no_markets)
     waiting = live_orders(ctx)
     assert waiting and all(o.status == "retry" for o in waiting)
     assert any("markets could not be loaded" in (f.reason or "") for f in ctx.broker_answers.fills)
@@ -334,9 +321,7 @@ def test_an_account_without_keys_waits_and_the_others_trade(tmp_path: Path) -> N
         pool.keys = lambda ref: resolve(ref, {})
         return pool
 
-    with locked(home):
-        journal.recover(home)
-        ctx, _ = drive(LiveEdge(home, asof(1), ccxt_pool=from_empty_env))
+    ctx = live_cycle(home, asof(1), from_empty_env)
     waiting = live_orders(ctx)
     assert waiting and all(o.status == "retry" for o in waiting)
     reasons = [d["reason"] for k, d in ctx.events if k == "order_deferred"]

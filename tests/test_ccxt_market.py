@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ccxt_support import exchange, fixture, markets
+from ccxt_support import Crash, crash_at, exchange, fixture, live_cycle, markets
 from test_ccxt_cycle import LIVE, SYMBOLS, asof, no_network, wallet
 
-from vanta import faults, journal
+from vanta import faults
 from vanta import init as init_mod
 from vanta.brokers import ccxt_exchange
 from vanta.brokers.ccxt_broker import Policy, VenuePool
@@ -20,8 +20,7 @@ from vanta.brokers.ccxt_market import build
 from vanta.brokers.resilience import Backoff
 from vanta.brokers.secrets import KeySet
 from vanta.brokers.stub import StubVenue, binance_markets
-from vanta.cycle import LiveEdge, drive
-from vanta.home import Home, locked
+from vanta.home import Home
 from vanta.models import Market
 from vanta.replay import replay
 
@@ -86,10 +85,7 @@ def venue(prices: dict[str, str]) -> tuple[StubVenue, Any]:
 
 
 def run(home: Home, day: int, pool: Any) -> Any:
-    with locked(home):
-        journal.recover(home)
-        ctx, _ = drive(LiveEdge(home, asof(day), ccxt_pool=pool))
-    return ctx
+    return live_cycle(home, asof(day), pool)
 
 
 PRICES = {"AAPL": "190.50", "AMZN": "130.25", "IBM": "140.00", "MSFT": "330.10"}
@@ -114,15 +110,7 @@ def test_an_exchange_priced_cycle_records_its_snapshot_and_replays_offline(
 def test_a_resumed_exchange_priced_cycle_keeps_its_prices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = priced_home(tmp_path)
     stub, pool = venue(PRICES)
-
-    class Crash(Exception):
-        pass
-
-    def point(name: str) -> None:
-        if name == "broker_answered":
-            raise Crash(name)
-
-    monkeypatch.setattr(faults, "point", point)
+    crash_at(monkeypatch, "broker_answered")
     with pytest.raises(Crash):
         run(home, 1, pool)
     sent = {cid: o.qty for cid, o in stub.orders.items()}

@@ -8,19 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ccxt_support import order
+from ccxt_support import live_cycle, order
 from test_ccxt_cycle import KEY, SYMBOLS, asof, make_home, wallet
 
-from vanta import journal
 from vanta.brokers import ccxt_exchange, rails
 from vanta.brokers.ccxt_broker import Policy, VenuePool
 from vanta.brokers.rails import Rail
 from vanta.brokers.resilience import Backoff
 from vanta.brokers.secrets import KeySet
 from vanta.brokers.stub import StubVenue, binance_markets
-from vanta.cycle import LiveEdge, drive
 from vanta.errors import StateError
-from vanta.home import locked
 from vanta.models import Market
 
 RAIL = Rail("USDC/USD", "USD", Decimal(20))
@@ -71,9 +68,7 @@ def home_on_usdc(tmp_path: Path) -> tuple[Any, StubVenue, Any]:
 
 def test_a_usdc_account_converts_before_its_usd_buys(tmp_path: Path) -> None:
     home, stub, pool = home_on_usdc(tmp_path)
-    with locked(home):
-        journal.recover(home)
-        ctx, _ = drive(LiveEdge(home, asof(1), ccxt_pool=pool))
+    ctx = live_cycle(home, asof(1), pool)
     convs = ctx.broker_answers.conversions
     assert len(convs) == 1 and convs[0].status == "filled" and convs[0].price >= Decimal("0.998")
     kinds = [k for k, _ in stub.calls]

@@ -9,15 +9,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from ccxt_support import live_cycle
 from test_ccxt_cycle import LIVE, asof, make_home, pool_for, wallet
 
-from vanta import journal
 from vanta.brokers.ccxt_broker import VenuePool
 from vanta.brokers.secrets import KeyRing, KeySet, parse_ref, resolve
 from vanta.brokers.stub import StubVenue
-from vanta.cycle import LiveEdge, drive
 from vanta.errors import StateError
-from vanta.home import locked
 
 SECRET = "S3cr3t-" + "q" * 40
 API_KEY = "AK-" + "z" * 40
@@ -90,9 +88,7 @@ def test_no_secret_reaches_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
     ctxs = []
     for day in (1, 2):
-        with locked(home):
-            journal.recover(home)
-            ctxs.append(drive(LiveEdge(home, asof(day), ccxt_pool=from_env))[0])
+        ctxs.append(live_cycle(home, asof(day), from_env))
     assert any(k.startswith(API_KEY[:8]) for k in stub.keys_seen)  # the keys did reach the exchange
     assert stub.orders, "the live follower traded"
     assert any(o.account == f"follower:{LIVE}" for c in ctxs for o in c.to_submit)
