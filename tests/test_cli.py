@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import typer.main
-from typer.testing import CliRunner
+from cli_support import invoke
 
 from vanta import bundle, canonical
 from vanta.cli import app
@@ -40,14 +40,6 @@ def vanta(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[st
     """The real entry point (vanta.cli.main) in a child process."""
     return subprocess.run([sys.executable, "-m", "vanta", *args], capture_output=True, text=True,
                           cwd=cwd, env=_env(), timeout=60)
-
-
-def invoke(*args: str) -> Any:
-    """In-process, for success paths."""
-    result = CliRunner(env={"VANTA_HOME": None}).invoke(app, list(args), prog_name="vanta")
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -21,9 +21,8 @@ from typing import Any
 os.environ.pop("VANTA_CRASH_AT", None)  # vanta.faults reads it at import
 
 import pytest
-from typer.testing import CliRunner
+from cli_support import clean_env, home_files, invoke
 
-from vanta.cli import app
 from vanta.home import Home
 from vanta.init import example_files
 from vanta.models import Follower, RegistryFile
@@ -60,32 +59,12 @@ PAPER_PACKET: dict[str, Any] = {
 }
 
 
-def _env(**extra: str) -> dict[str, str]:
-    drop = ("VANTA_HOME", "VANTA_CRASH_AT", "VANTA_SECRETS_FILE", "VANTA_SECRETS_KEY")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(extra)
-    return env
-
-
 def vanta(*args: str | Path, crash: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    e = _env(**env)
+    e = clean_env(**env)
     if crash:
         e["VANTA_CRASH_AT"] = crash
     return subprocess.run([sys.executable, "-m", "vanta", *map(str, args)], capture_output=True, text=True,
                           env=e, timeout=120, check=False)
-
-
-def invoke(*args: str) -> Any:
-    result = CliRunner(env={"VANTA_HOME": None}).invoke(app, list(args), prog_name="vanta")
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file of the home but the lock file (taking the lock creates it)."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.relative_to(root).as_posix() != ".vanta/lock"}
 
 
 def write_packet(folder: Path, packet: dict[str, Any], name: str = "packet.json") -> Path:
@@ -230,20 +209,20 @@ def test_a_quiet_flash_packet_makes_seed_001s_core_vault(home: Path, tmp_path: P
 def test_the_same_packet_again_changes_no_byte(home: Path, tmp_path: Path) -> None:
     packet = write_packet(tmp_path, PAPER_PACKET)
     assert onboard(Home(home), packet, ADMIN_1, env={}).action == "onboard"
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", packet, "--home", home)  # no --asof: the clock is read only to log a change
     assert r.returncode == 0, r.stderr
     assert r.stdout == "F_9001: unchanged\n"
-    assert snapshot(home) == before
+    assert home_files(home) == before
 
 
 def test_the_example_follower_from_its_own_packet_is_unchanged(home: Path, tmp_path: Path) -> None:
     """init's F_1042 is seed 000's packet on the paper broker: re-sending it is a no-op."""
     packet = {**SEED_PACKET, "brokers": {"equities": {"adapter": "paper", "account_ref": "paper:F_1042"}}}
-    before = snapshot(home)
+    before = home_files(home)
     out = onboard(Home(home), write_packet(tmp_path, packet), ADMIN_1, env={})
     assert (out.action, out.diff) == ("unchanged", [])
-    assert snapshot(home) == before
+    assert home_files(home) == before
 
 
 def test_a_changed_scale_is_an_update_logged_with_its_diff(home: Path, tmp_path: Path) -> None:
@@ -287,11 +266,11 @@ def test_a_packet_that_drops_a_sleeve_holding_positions_is_refused(home: Path, t
     assert any(b["positions"] for b in held.values()), "F_2001's sleeves should hold positions after cycle 1"
     packet = {"user_id": "F_2001", "vault_id": "V_QUIET",
               "brokers": {"equities": {"adapter": "paper", "account_ref": "paper:F_2001"}}}
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", write_packet(tmp_path, packet), "--home", home, "--asof", ADMIN_1)
     assert r.returncode == 3, r.stderr
     assert "leaves it out" in r.stderr and "paused" in r.stderr
-    assert snapshot(home) == before
+    assert home_files(home) == before
 
 
 # ---------------------------------------------------------------- offboarding
@@ -319,9 +298,9 @@ def test_offboard_stops_new_orders_and_keeps_the_books(home: Path, tmp_path: Pat
         books["USD"]["sleeves"]["main"]["positions"]
     assert "F_9001" in json.loads((home / "memory" / "pnl_summary.json").read_text())["followers"]
     # again: unchanged, nothing written
-    before = snapshot(home)
+    before = home_files(home)
     assert offboard(Home(home), "F_9001").action == "unchanged"
-    assert snapshot(home) == before
+    assert home_files(home) == before
     # and the packet again brings the follower back
     assert onboard(Home(home), write_packet(tmp_path, PAPER_PACKET), None, env={}).action == "onboard"
     assert registry(home)["F_9001"].status == "active"
@@ -329,12 +308,12 @@ def test_offboard_stops_new_orders_and_keeps_the_books(home: Path, tmp_path: Pat
 
 
 def test_offboard_of_an_unknown_follower_names_the_known_ones(home: Path) -> None:
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("offboard", "F_NOPE", "--home", home)
     assert r.returncode == 3, r.stderr
     assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1
     assert "F_NOPE" in r.stderr and "F_1042" in r.stderr and "F_5001" in r.stderr
-    assert snapshot(home) == before
+    assert home_files(home) == before
 
 
 # ---------------------------------------------------------------- verify and replay around admin lines
@@ -436,13 +415,13 @@ def test_a_bad_packet_exits_3_names_file_and_path_and_writes_nothing(home: Path,
     packet, path, word = BAD[case]
     p = tmp_path / "bad.json"
     p.write_text(packet if isinstance(packet, str) else json.dumps(packet))
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", p, "--home", home, "--asof", ADMIN_1)
     assert r.returncode == 3, f"{r.returncode}\n{r.stdout}\n{r.stderr}"
     assert "Traceback" not in r.stderr and r.stdout == ""
     assert r.stderr.startswith(f"Error: {p}:{path}"), r.stderr
     assert r.stderr.count("\n") == 1 and word in r.stderr, r.stderr
-    assert snapshot(home) == before
+    assert home_files(home) == before
 
 
 def test_a_missing_packet_file(home: Path, tmp_path: Path) -> None:
@@ -452,19 +431,19 @@ def test_a_missing_packet_file(home: Path, tmp_path: Path) -> None:
 
 def test_onboard_waits_for_an_interrupted_cycle(home: Path, tmp_path: Path) -> None:
     (home / ".vanta" / "inflight.json").write_text("{}\n")
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", write_packet(tmp_path, PAPER_PACKET), "--home", home, "--asof", ADMIN_1)
     assert r.returncode == 7, r.stderr
     assert "vanta cycle" in r.stderr
-    assert snapshot(home) == before
+    assert home_files(home) == before
 
 
 def test_an_asof_before_the_last_log_line_is_refused(home: Path, tmp_path: Path) -> None:
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", write_packet(tmp_path, PAPER_PACKET), "--home", home, "--asof", "2026-10-01T00:00:00Z")
     assert r.returncode == 7, r.stderr
     assert ASOF_1 in r.stderr and "--asof" in r.stderr
-    assert snapshot(home) == before
+    assert home_files(home) == before
     r = vanta("onboard", write_packet(tmp_path, PAPER_PACKET), "--home", home, "--asof", "tomorrow")
     assert r.returncode == 2
 
@@ -492,17 +471,17 @@ def crash_ref(template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     done = folder / "home"
     shutil.copytree(template, done)
     onboard(Home(done), packet, ADMIN_1, env={})
-    return packet, {k: v for k, v in snapshot(done).items() if k.startswith("memory/")}
+    return packet, {k: v for k, v in home_files(done).items() if k.startswith("memory/")}
 
 
 @pytest.mark.parametrize("point", sorted(JOURNALED | PRE_JOURNAL))
 def test_a_crash_in_onboardings_commit_leaves_old_or_new_state(
         home: Path, crash_ref: tuple[Path, dict[str, bytes]], point: str) -> None:
     packet, new = crash_ref
-    old = {k: v for k, v in snapshot(home).items() if k.startswith("memory/")}
+    old = {k: v for k, v in home_files(home).items() if k.startswith("memory/")}
     r = vanta("onboard", packet, "--home", home, "--asof", ADMIN_1, crash=point)
     assert r.returncode == -signal.SIGKILL, f"{point}: exit {r.returncode}\n{r.stderr}"
-    mem = {k: v for k, v in snapshot(home).items() if k.startswith("memory/")}
+    mem = {k: v for k, v in home_files(home).items() if k.startswith("memory/")}
     if point in PRE_JOURNAL:
         assert mem == old
     else:
@@ -510,14 +489,14 @@ def test_a_crash_in_onboardings_commit_leaves_old_or_new_state(
     # The next command finishes or discards the commit; the state is then old or new, whole.
     v = vanta("verify", "--home", home)
     assert v.returncode == 0, v.stdout + v.stderr
-    mem = {k: v for k, v in snapshot(home).items() if k.startswith("memory/")}
+    mem = {k: v for k, v in home_files(home).items() if k.startswith("memory/")}
     assert mem == (old if point in PRE_JOURNAL else new), point
     # and onboarding again converges on the new state
     r = vanta("onboard", packet, "--home", home, "--asof", ADMIN_1)
     assert r.returncode == 0, r.stderr
     assert r.stdout == (f"F_9001: onboarded (trade log line {len(log_lines(home))})\n"
                         if point in PRE_JOURNAL else "F_9001: unchanged\n")
-    assert {k: v for k, v in snapshot(home).items() if k.startswith("memory/")} == new
+    assert {k: v for k, v in home_files(home).items() if k.startswith("memory/")} == new
     assert not (home / ".vanta" / "journal.json").exists() and not (home / ".vanta" / "staging").exists()
     assert_verifies_and_replays(home)
 
@@ -531,7 +510,7 @@ def test_help_has_examples_and_does_not_load_heavy_modules() -> None:
         assert r.exit_code == 0 and "Example: vanta " + cmd in r.stdout, r.output
     code = "import sys; sys.argv=['vanta', 'onboard', '--help']; from vanta.cli import main; main()"
     r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
-                       env=_env(), timeout=60)
+                       env=clean_env(), timeout=60)
     assert r.returncode == 0 and "Usage:" in r.stdout
     modules = [x.rsplit("|", 1)[1].strip() for x in r.stderr.splitlines() if x.startswith("import time:")]
     heavy = [m for m in modules if m.split(".")[0] in ("ccxt", "cryptography", "vanta")

@@ -17,11 +17,10 @@ from typing import Any
 os.environ.pop("VANTA_CRASH_AT", None)
 
 import pytest
+from cli_support import clean_env, home_files, invoke
 from cryptography.fernet import Fernet
-from typer.testing import CliRunner
 
 from vanta import secrets
-from vanta.cli import app
 from vanta.home import Home
 from vanta.onboard import onboard
 
@@ -47,28 +46,9 @@ def packet(**equities: Any) -> dict[str, Any]:
 LITERAL = packet(api_key=API_KEY, api_secret=API_SECRET, passphrase=PASSPHRASE)
 
 
-def _env(**extra: str) -> dict[str, str]:
-    drop = ("VANTA_HOME", "VANTA_CRASH_AT", "VANTA_SECRETS_FILE", "VANTA_SECRETS_KEY")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    env.update(extra)
-    return env
-
-
 def vanta(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "vanta", *map(str, args)], capture_output=True, text=True,
-                          env=_env(**env), timeout=120, check=False)
-
-
-def invoke(*args: str) -> Any:
-    result = CliRunner(env={"VANTA_HOME": None}).invoke(app, list(args), prog_name="vanta")
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and p.relative_to(root).as_posix() != ".vanta/lock"}
+                          env=clean_env(**env), timeout=120, check=False)
 
 
 def write(folder: Path, data: dict[str, Any], name: str = "packet.json") -> Path:
@@ -156,23 +136,23 @@ def test_literal_keys_never_reach_the_home_the_log_or_the_output(home: Path, tmp
 def test_the_same_keys_again_rewrite_nothing(home: Path, tmp_path: Path, store: dict[str, str]) -> None:
     path = Path(store["VANTA_SECRETS_FILE"])
     assert onboard(Home(home), write(tmp_path, LITERAL), ADMIN_1, env=store).keys_stored == ("alpaca_F1042",)
-    before, home_before, mtime = path.read_bytes(), snapshot(home), path.stat().st_mtime_ns
+    before, home_before, mtime = path.read_bytes(), home_files(home), path.stat().st_mtime_ns
     out = onboard(Home(home), write(tmp_path, LITERAL), ADMIN_1, env=store)
     assert (out.action, out.keys_stored) == ("unchanged", ())
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime  # not even re-sealed
-    assert snapshot(home) == home_before
+    assert home_files(home) == home_before
 
 
 def test_rotated_keys_replace_the_stored_ones_and_leave_the_home_alone(home: Path, tmp_path: Path,
                                                                        store: dict[str, str]) -> None:
     onboard(Home(home), write(tmp_path, LITERAL), ADMIN_1, env=store)
-    before = snapshot(home)
+    before = home_files(home)
     rotated = packet(keys=[{"api_key": "NEWKEY-1", "secret": "NEWSECRET-1"},
                            {"api_key": "NEWKEY-2", "api_secret": "env:ALPACA_SECRET_2"}])
     r = vanta("onboard", write(tmp_path, rotated), "--home", home, env=store)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("F_1042: unchanged\n") and "keys for alpaca_F1042 stored" in r.stdout
-    assert snapshot(home) == before
+    assert home_files(home) == before
     sets = secrets.resolve("alpaca_F1042", {**store, "ALPACA_SECRET_2": "from-env"})
     assert [(k.api_key, k.api_secret, k.passphrase) for k in sets] == [
         ("NEWKEY-1", "NEWSECRET-1", None), ("NEWKEY-2", "from-env", None)]
@@ -180,7 +160,7 @@ def test_rotated_keys_replace_the_stored_ones_and_leave_the_home_alone(home: Pat
 
 def test_literal_keys_without_a_key_exit_3_and_write_nothing(home: Path, tmp_path: Path) -> None:
     where = tmp_path / "outside" / "secrets.enc"
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", write(tmp_path, LITERAL), "--home", home, "--asof", ADMIN_1,
               env={"VANTA_SECRETS_FILE": str(where)})
     assert r.returncode == 3, r.stderr
@@ -188,17 +168,17 @@ def test_literal_keys_without_a_key_exit_3_and_write_nothing(home: Path, tmp_pat
     assert "VANTA_SECRETS_KEY" in r.stderr
     assert 'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"' in r.stderr
     assert API_KEY not in r.stderr + r.stdout
-    assert snapshot(home) == before and not where.exists() and not where.parent.exists()
+    assert home_files(home) == before and not where.exists() and not where.parent.exists()
 
 
 def test_a_store_inside_the_home_is_refused(home: Path, tmp_path: Path, store: dict[str, str]) -> None:
-    before = snapshot(home)
+    before = home_files(home)
     for inside in (home / "secrets.enc", home / "memory" / "keys.enc"):
         r = vanta("onboard", write(tmp_path, LITERAL), "--home", home, "--asof", ADMIN_1,
                   env={**store, "VANTA_SECRETS_FILE": str(inside)})
         assert r.returncode == 3, r.stderr
         assert "inside the home" in r.stderr and "VANTA_SECRETS_FILE" in r.stderr
-        assert snapshot(home) == before
+        assert home_files(home) == before
 
 
 def test_a_wrong_key_for_sealed_values_is_a_clear_error(home: Path, tmp_path: Path, store: dict[str, str]) -> None:
@@ -214,11 +194,11 @@ def test_a_wrong_key_for_sealed_values_is_a_clear_error(home: Path, tmp_path: Pa
 
 def test_a_packet_with_literal_keys_inside_the_home_is_refused(home: Path, store: dict[str, str]) -> None:
     p = write(home, LITERAL, "packet.json")
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", p, "--home", home, "--asof", ADMIN_1, env=store)
     assert r.returncode == 3 and "inside the home" in r.stderr, r.stderr
     assert API_KEY not in r.stderr
-    assert snapshot(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
+    assert home_files(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
 
 
 # ---------------------------------------------------------------- environment references
@@ -265,13 +245,13 @@ def test_a_bad_key_entry_exits_3_without_quoting_the_value(home: Path, tmp_path:
                                                           case: str) -> None:
     data, path = BAD_KEYS[case]
     p = write(tmp_path, data)
-    before = snapshot(home)
+    before = home_files(home)
     r = vanta("onboard", p, "--home", home, "--asof", ADMIN_1, env=store)
     assert r.returncode == 3, r.stderr
     assert r.stderr.startswith(f"Error: {p}:{path}:"), r.stderr
     for s in (API_KEY, API_SECRET, "98765432109876543210"):
         assert s not in r.stderr + r.stdout
-    assert snapshot(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
+    assert home_files(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
 
 
 def test_a_parsed_packet_does_not_show_its_keys() -> None:
