@@ -149,10 +149,12 @@ class LiveEdge:
         self.pool = ThreadPoolExecutor(2, thread_name_prefix="vanta-store")
         """Hashes, compresses and writes bundle objects and staged files (all release the GIL)
         while the main thread runs the stages; `close` waits for it."""
-        self._stored_raw: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
-        self._stored_answers: tuple[BrokerAnswers, Future[tuple[str, int]]] | None = None
+        # One cycle's background work: the bundle objects of its inputs and outputs (sha256,
+        # bytes added), its staged commit and the trade log streaming into it.
+        self._stored_raw: dict[str, Future[tuple[str, int]]] | None = None
+        self._stored_answers: Future[tuple[str, int]] | None = None
         self._staging: journal.Staging | None = None
-        self._outputs: tuple[Mapping[str, bytes], dict[str, Future[tuple[str, int]]]] | None = None
+        self._outputs: dict[str, Future[tuple[str, int]]] | None = None
         self._log: journal.Stream | None = None
 
     def load(self) -> tuple[int, str, Memory]:
@@ -255,7 +257,7 @@ class LiveEdge:
             conversions=tuple(sorted(conversions, key=lambda f: f.client_order_id)))
         # The bundle's inputs are all known now: they are stored while the remaining stages run.
         self._inputs(ctx)
-        self._stored_answers = answers, self._put(canonical.dumps_trusted(answers))
+        self._stored_answers = self._put(canonical.dumps_trusted(answers))
         return answers
 
     def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None]:
@@ -264,32 +266,27 @@ class LiveEdge:
             if files[n] != ctx.mem.raw[n]:
                 staging.file(f"memory/{n}", files[n])
         inputs = self._inputs(ctx)
-        self._outputs = files, {f"memory/{n}": inputs[n] if files[n] is ctx.mem.raw[n] else self._put(files[n])
-                                for n in MEMORY_FILES}
+        self._outputs = {f"memory/{n}": inputs[n] if files[n] is ctx.mem.raw[n] else self._put(files[n])
+                         for n in MEMORY_FILES}
         self._log = staging.stream(f"memory/{_LOG}")
         return self._log.write
 
     def commit(self, ctx: Ctx) -> None:
-        assert ctx.snap is not None and ctx.answers is not None
-        if self._outputs is None or any(self._outputs[0][n] is not ctx.outputs[n] for n in MEMORY_FILES):
-            self.rendered(ctx, {n: ctx.outputs[n] for n in MEMORY_FILES})
-            assert self._log is not None
-            self._log.write(ctx.outputs[_LOG])
-        assert self._staging is not None and self._outputs is not None
-        staging, outputs = self._staging, self._outputs[1]
+        # The commit stage gave the rendered files and streamed the log (`rendered`), and
+        # execute stored the broker answers: what is left is to wait for them and journal.
+        assert ctx.snap is not None and self._stored_answers is not None
+        assert self._staging is not None and self._outputs is not None and self._log is not None
+        staging, outputs = self._staging, self._outputs
         appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
         log, self._log = self._log, None
-        if log is not None and log.length != len(ctx.outputs[_LOG]):
+        if log.length != len(ctx.outputs[_LOG]):
             raise AssertionError("the trade log streamed to staging is not the one rendered")
-        digests = {rel: log.close() if log is not None and rel == log.rel
+        digests = {rel: log.close() if rel == log.rel
                    else staging.append(rel, data) if data else self.pool.submit(bundle.digest, data)
                    for rel, data in appends.items()}
         inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
         inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
-        answers = ctx.broker_answers or ctx.answers
-        early, stored = self._stored_answers or (None, None)
-        inputs["broker_answers.json"] = (stored if stored and early is answers
-                                         else self._put(canonical.dumps_trusted(answers)))
+        inputs["broker_answers.json"] = self._stored_answers
         spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data),
                                 sha256=digests[rel].result()) for rel, data in appends.items()}
         man = Manifest.make(
@@ -305,11 +302,9 @@ class LiveEdge:
 
     def _inputs(self, ctx: Ctx) -> dict[str, Future[tuple[str, int]]]:
         """Memory file -> its bundle object (stored once, from execute on) as read at cycle start."""
-        raw, stored = self._stored_raw or (None, {})
-        if raw is not ctx.mem.raw:
-            stored = {n: self._put(ctx.mem.raw[n]) for n in MEMORY_FILES}
-            self._stored_raw = ctx.mem.raw, stored
-        return stored
+        if self._stored_raw is None:
+            self._stored_raw = {n: self._put(ctx.mem.raw[n]) for n in MEMORY_FILES}
+        return self._stored_raw
 
     def _put(self, data: bytes) -> Future[tuple[str, int]]:
         """Store `data` in the bundle, on the background threads."""
