@@ -121,9 +121,17 @@ def log_tail(path: Path) -> tuple[int, str]:
     return (0, GENESIS) if line is None else (int(line["seq"]), str(line["hash"]))
 
 
+ASOF_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def now_asof() -> str:
     """The one clock reading of a command (a cycle without --asof, an admin command)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime(ASOF_FORMAT)
+
+
+def asof_seconds(asof: str) -> int:
+    """Seconds since the Unix epoch of an asof (a UTC instant, 2026-11-21T00:00:00Z)."""
+    return int(datetime.strptime(asof, ASOF_FORMAT).replace(tzinfo=UTC).timestamp())
 
 
 assert set(LINE_FILES) == {"trade_log.jsonl", "pnl_ledger.jsonl"}

@@ -11,9 +11,9 @@ the next deposit's rounding (OpenZeppelin's decimals offset of 6).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from vanta.home import asof_seconds
 from vanta.money import ZERO, cash_step
 
 VIRTUAL_SHARES = Decimal(10) ** 6
@@ -79,8 +79,7 @@ def withdrawal(shares: Decimal, held: Decimal, basis: Decimal, total_assets: Dec
 
 
 def hours_since_epoch(asof: str) -> int:
-    t = datetime.strptime(asof, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    return int(t.timestamp()) // 3600
+    return asof_seconds(asof) // 3600
 
 
 def rollover_due(last: str | None, asof: str, every_hours: int) -> bool:
@@ -92,5 +91,4 @@ def rollover_due(last: str | None, asof: str, every_hours: int) -> bool:
 
 
 def seconds_between(a: str, b: str) -> int:
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    return int((datetime.strptime(b, fmt) - datetime.strptime(a, fmt)).total_seconds())
+    return asof_seconds(b) - asof_seconds(a)

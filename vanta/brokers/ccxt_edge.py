@@ -12,7 +12,6 @@ import asyncio
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -22,6 +21,7 @@ from vanta.brokers.errors import BrokerError
 from vanta.brokers.resilience import Breaker, retry
 from vanta.brokers.secrets import parse_ref
 from vanta.errors import StateError
+from vanta.home import asof_seconds
 from vanta.models import Execution, Fill, Market, Order, RegistryFile
 
 Balances = dict[str, dict[str, Decimal]]
@@ -96,8 +96,7 @@ def past(orders: Sequence[Order], cycle: int | None, asof_of: Callable[[int], st
             asofs[o.cycle] = asof_of(o.cycle)
         stamp = asofs.get(o.cycle)
         if stamp is not None:
-            ms = int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()) * 1000
-            since[o.client_order_id] = ms - SINCE_MARGIN_MS
+            since[o.client_order_id] = asof_seconds(stamp) * 1000 - SINCE_MARGIN_MS
     old = frozenset(o.client_order_id for o in orders
                     if cycle is not None and o.status == "submitting" and cycle - o.cycle >= MAX_AGE_CYCLES)
     return Past(since, old, dict(prices or {}))
