@@ -95,8 +95,11 @@ class Ctx:
     """Fee charges the fees stage made this cycle, in order (appended to pnl_ledger.jsonl)."""
     events: tuple[Event, ...] = ()
     outputs: Mapping[str, bytes] = field(default_factory=dict)
+    """The rendered memory files and ledger lines (the trade log went to the edge's sink)."""
     log_head: str = ""
     """Hash of the last trade-log line once commit has rendered the cycle's lines."""
+    log_length: int = 0
+    """Bytes of trade-log lines the commit stage rendered."""
 
     @property
     def vault(self) -> VaultFile:
@@ -121,12 +124,12 @@ class Edge(Protocol):
         """Answers for `ctx.to_submit`, one per order."""
         ...
 
-    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None] | None:
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None]:
         """The memory files, as soon as the commit stage has rendered them (before the
         trade log): the live edge starts writing them. Returns where the trade log's
-        bytes go as they are rendered (None: nowhere before `commit`)."""
+        bytes go, chunk by chunk, as they are rendered (the log is never held whole)."""
         ...
 
     def commit(self, ctx: Ctx) -> None:
-        """Persist (or, in replay, compare) `ctx.outputs`."""
+        """Persist (or, in replay, compare) `ctx.outputs` and the trade log given to `rendered`'s sink."""
         ...

@@ -277,18 +277,19 @@ class LiveEdge:
         assert ctx.snap is not None and self._stored_answers is not None
         assert self._staging is not None and self._outputs is not None and self._log is not None
         staging, outputs = self._staging, self._outputs
-        appends = {f"memory/{n}": ctx.outputs[n] for n in APPEND_FILES}
         log, self._log = self._log, None
-        if log.length != len(ctx.outputs[_LOG]):
+        if log.length != ctx.log_length:
             raise AssertionError("the trade log streamed to staging is not the one rendered")
+        lengths = {f"memory/{n}": ctx.log_length if n == _LOG else len(ctx.outputs[n]) for n in APPEND_FILES}
         digests = {rel: log.close() if rel == log.rel
-                   else staging.append(rel, data) if data else self.pool.submit(bundle.digest, data)
-                   for rel, data in appends.items()}
+                   else staging.append(rel, ctx.outputs[rel[len("memory/"):]]) if lengths[rel]
+                   else self.pool.submit(bundle.digest, b"")
+                   for rel in lengths}
         inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
         inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
         inputs["broker_answers.json"] = self._stored_answers
-        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=len(data),
-                                sha256=digests[rel].result()) for rel, data in appends.items()}
+        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=length,
+                                sha256=digests[rel].result()) for rel, length in lengths.items()}
         man = Manifest.make(
             schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
             vanta_version=__version__, inputs=self._stored(inputs), outputs=self._stored(outputs),

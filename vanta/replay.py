@@ -10,9 +10,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from vanta import bundle, cycle
 from vanta.context import Ctx, Memory
@@ -42,6 +42,7 @@ class ReplayEdge:
     def __init__(self, home: Home, man: Manifest) -> None:
         self.home, self.man = home, man
         self.mismatches: dict[str, str] = {}
+        self.log: _SpanCheck | None = None
 
     def _blob(self, name: str) -> bytes:
         return bundle.get(self.home, self.man.inputs[name])
@@ -55,8 +56,9 @@ class ReplayEdge:
     def market(self, ctx: Ctx) -> MarketSnapshot:
         return parse(self._blob("market_snapshot.json"), MarketSnapshot, "market_snapshot.json")
 
-    def rendered(self, ctx: Ctx, files: Any) -> None:
-        return None  # outputs are compared in commit; the log need not stream anywhere
+    def rendered(self, ctx: Ctx, files: Any) -> Callable[[bytes], None]:
+        self.log = _SpanCheck(self.home, _LOG, self.man.appends.get(_LOG))
+        return self.log
 
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
@@ -74,10 +76,17 @@ class ReplayEdge:
                 self._compare(key, ctx.mem.raw[key[len("memory/"):]], data)
             elif data is None or not same_object(self.home, sha, data):
                 self._compare(key, bundle.get(self.home, sha), data)
+        assert self.log is not None
         for key, span in sorted(self.man.appends.items()):
+            if key == _LOG:
+                if not self.log.finish():
+                    self._compare(key, recorded_span(self.home, key, span), self.log.replayed())
+                continue
             data = produced.get(key)
             if data is None or not same_span(self.home, key, span, data):
                 self._compare(key, recorded_span(self.home, key, span), data)
+        if self.log.span is None:
+            produced[_LOG] = self.log.replayed()
         for key in sorted(produced.keys() - self.man.outputs.keys() - self.man.appends.keys()):
             self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(no recorded output)\n"
         self.mismatches = dict(sorted(self.mismatches.items()))
@@ -101,6 +110,57 @@ def recorded_span(home: Home, rel: str, span: Span) -> bytes:
 
 
 _CHUNK = 1 << 20
+_LOG = "memory/trade_log.jsonl"
+
+
+class _SpanCheck:
+    """The replayed lines of an append-only file, compared with the recorded span a chunk
+    at a time as they are rendered (a 10k cycle appends 60 MB of log, never held whole).
+    The replayed bytes are kept only from the first chunk that differs, for the diff."""
+
+    def __init__(self, home: Home, rel: str, span: Span | None) -> None:
+        self.home, self.rel, self.span = home, rel, span
+        self.sha = hashlib.sha256()
+        self.read = self.produced = 0
+        self.same = span is not None
+        self.kept: list[bytes] = []
+        self.kept_from = 0
+        self.fh: BinaryIO | None = None
+        if span is not None:
+            self.fh = open(home.root / rel, "rb")  # closed by finish()
+            self.fh.seek(span.offset)
+
+    def __call__(self, chunk: bytes) -> None:
+        if self.same:
+            if self._recorded(len(chunk)) == chunk:
+                self.produced += len(chunk)
+                return
+            self.same, self.kept_from = False, self.produced
+        self.kept.append(chunk)
+        self.produced += len(chunk)
+
+    def _recorded(self, n: int) -> bytes:
+        assert self.fh is not None and self.span is not None
+        data = self.fh.read(min(n, self.span.length - self.read))
+        self.sha.update(data)
+        self.read += len(data)
+        return data
+
+    def finish(self) -> bool:
+        """Whether the replayed lines are the recorded ones; the rest of the recorded span
+        is read and checked against the manifest first."""
+        assert self.fh is not None and self.span is not None
+        with self.fh:
+            while self.read < self.span.length and self._recorded(_CHUNK):
+                pass
+        if self.read != self.span.length or self.sha.hexdigest() != self.span.sha256:
+            raise _moved(self.rel, self.span)
+        return self.same and self.produced == self.span.length
+
+    def replayed(self) -> bytes:
+        """Every replayed byte (the equal head read back from the recorded span)."""
+        head = recorded_span(self.home, self.rel, self.span)[:self.kept_from] if self.span else b""
+        return head + b"".join(self.kept)
 
 
 def same_span(home: Home, rel: str, span: Span, produced: bytes) -> bool:

@@ -1,8 +1,8 @@
 """Stage 12, commit: render every output as canonical bytes (pure), then hand them to
 the edge, which commits them atomically with the replay bundle (or, in replay,
 compares them with the recorded ones). The memory files go to the edge as soon as
-they are rendered, and the trade log as it is rendered, so the live edge writes them
-while the log is being rendered.
+they are rendered, and the trade log a chunk at a time as it is rendered (it is never
+held whole), so the live edge writes them while the log is being rendered.
 
 A file whose model no stage replaced keeps its bytes exactly, so vanta never
 rewrites a file an operator wrote unless the cycle changed it.
@@ -11,7 +11,7 @@ rewrites a file an operator wrote unless the cycle changed it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -32,22 +32,22 @@ def seal(body: bytes) -> tuple[bytes, str]:
     return b'%s,"hash":"%s"%s\n' % (body[:cut], head.encode(), body[cut:]), head
 
 
-def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str,
-          sink: Callable[[bytes], None] | None = None) -> tuple[bytes, int, str]:
-    """Number and hash-chain events into trade_log.jsonl lines.
+def chain_to(sink: Callable[[bytes], None], events: Iterable[Event], cycle: int, asof: str, seq: int,
+             head: str) -> tuple[int, int, str]:
+    """Number and hash-chain events into trade_log.jsonl lines, handed to `sink` in
+    chunks of about _CHUNK bytes as they are made. Returns (bytes made, last seq, last hash).
 
-    Each line is sealed with the hash of its canonical form without `hash` (see
-    `seal`). Returns (bytes, last seq, last hash). `sink`, if given, also gets the
-    bytes as they are made, in chunks of about _CHUNK bytes.
+    Each line is sealed with the hash of its canonical form without `hash` (see `seal`).
+    The log is never held whole: a 10k-follower cycle makes 60 MB of it.
     """
-    out = bytearray()  # one growing buffer: a list of lines and their join would hold the log twice
+    out = bytearray()  # one reused chunk buffer: its pages are touched once, not once per MB of log
+    made = 0
     # Sorted keys put `prev` and `seq` last, after `kind`: the event is dumped once without
     # them (one envelope dict, reused) and they are written as text, which is what orjson
     # would write for a 64-hex string and an int. `seal`, inlined, adds the hash.
     envelope: dict[str, Any] = {"asof": asof, "cycle": cycle, "data": None, "kind": None}
     dumps, sha256, opt, hook = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS, canonical.default
     prev = orjson.dumps(head)[1:-1]  # the previous hash as JSON string text
-    sent = 0
     for kind, data in events:
         seq += 1
         envelope["data"], envelope["kind"] = data, kind
@@ -56,15 +56,24 @@ def chain(events: tuple[Event, ...], cycle: int, asof: str, seq: int, head: str,
         body = b'%s,"prev":"%s","seq":%d}' % (event[:-1], prev, seq)
         prev = sha256(body).hexdigest().encode()
         out += b'%s,"hash":"%s"%s\n' % (body[:cut], prev, body[cut:])
-        if sink is not None and len(out) - sent >= _CHUNK:
-            sink(bytes(memoryview(out)[sent:]))  # a copy: `out` goes on growing
-            sent = len(out)
-    if sink is not None and len(out) > sent:
-        sink(bytes(memoryview(out)[sent:]))
-    return out, seq, prev.decode()  # type: ignore[return-value]  # bytes-like, not copied: the log can be 50 MB
+        if len(out) >= _CHUNK:
+            sink(bytes(out))  # a copy: the buffer is reused
+            made += len(out)
+            out.clear()
+    if out:
+        sink(bytes(out))
+        made += len(out)
+    return made, seq, prev.decode()
 
 
-_CHUNK = 4 << 20
+def chain(events: Iterable[Event], cycle: int, asof: str, seq: int, head: str) -> tuple[bytes, int, str]:
+    """`chain_to`, collected: (the lines, last seq, last hash). For a few lines."""
+    parts: list[bytes] = []
+    _, seq, head = chain_to(parts.append, events, cycle, asof, seq, head)
+    return b"".join(parts), seq, head
+
+
+_CHUNK = 1 << 20
 
 
 def _bytes(model: Model, original: Model, raw: bytes) -> bytes:
@@ -88,17 +97,15 @@ def render_files(ctx: Ctx) -> dict[str, bytes]:
     return {name: _bytes(new, old, m.raw[name]) for name, (new, old) in pairs.items()}
 
 
-def render(ctx: Ctx, files: Mapping[str, bytes] | None = None, log_sink: Callable[[bytes], None] | None = None) -> Ctx:
-    """Every output: the memory files (`files`, if already rendered), the trade-log lines
-    (the cycle's events, then `cycle_end` with the files' hashes; also given to
-    `log_sink` as they are made) and the ledger lines."""
+def render(ctx: Ctx, files: Mapping[str, bytes], log_sink: Callable[[bytes], None]) -> Ctx:
+    """Every output: the memory files (`files`, rendered), the trade-log lines (the
+    cycle's events, then `cycle_end` with the files' hashes), streamed to `log_sink`
+    as they are made, and the ledger lines."""
     m = ctx.mem
-    files = render_files(ctx) if files is None else files
     end: Event = ("cycle_end", {"memory": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}})
-    log, _, head = chain((*ctx.events, end), ctx.cycle, ctx.asof, m.log_seq, m.log_head, log_sink)
+    length, _, head = chain_to(log_sink, (*ctx.events, end), ctx.cycle, ctx.asof, m.log_seq, m.log_head)
     ledger = b"".join(canonical.dumps_line(e) for e in ctx.ledger)
-    outputs: dict[str, Any] = {**files, "trade_log.jsonl": log, "pnl_ledger.jsonl": ledger}
-    return replace(ctx, outputs=outputs, log_head=head)
+    return replace(ctx, outputs={**files, "pnl_ledger.jsonl": ledger}, log_head=head, log_length=length)
 
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:
