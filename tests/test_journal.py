@@ -1,0 +1,86 @@
+"""The journal's commit: files replaced and append-only files extended exactly, whether
+the kernel copies the staged append (copy_file_range) or vanta does it by hand."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vanta import journal
+from vanta.home import Home
+
+OLD_LOG = b"line 1\nline 2\n"
+
+
+def _home(tmp: Path) -> Home:
+    (tmp / "memory").mkdir()
+    (tmp / "memory" / "a.json").write_bytes(b"old\n")
+    (tmp / "memory" / "log.jsonl").write_bytes(OLD_LOG)
+    return Home(tmp)
+
+
+def _commit(home: Home, added: bytes) -> None:
+    journal.commit(home, {"memory/a.json": b"new\n"}, {"memory/log.jsonl": added, "memory/fresh.jsonl": b"x\n"})
+
+
+ADDED = b"".join(b"line %d: %s\n" % (i, b"y" * (i % 97)) for i in range(3, 40_000))
+
+
+def test_commit_replaces_and_appends(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    _commit(home, ADDED)
+    assert (tmp_path / "memory" / "a.json").read_bytes() == b"new\n"
+    assert (tmp_path / "memory" / "log.jsonl").read_bytes() == OLD_LOG + ADDED
+    assert (tmp_path / "memory" / "fresh.jsonl").read_bytes() == b"x\n"
+    assert not home.journal.exists() and not (home.state / "staging").exists()
+
+
+@pytest.mark.parametrize("kernel", ["refuses", "copies_a_little", "absent"])
+def test_append_is_exact_however_the_kernel_copies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   kernel: str) -> None:
+    real = os.copy_file_range
+    calls = []
+
+    def little(src: int, dst: int, count: int, offset_src: Any, offset_dst: Any) -> int:
+        calls.append(count)
+        if len(calls) > 3:
+            raise OSError(18, "Invalid cross-device link")  # EXDEV: the rest goes by hand
+        return real(src, dst, min(count, 1000), offset_src, offset_dst)
+
+    def refuses(*_: Any) -> int:
+        raise OSError(95, "Operation not supported")
+
+    if kernel == "absent":
+        monkeypatch.delattr(os, "copy_file_range")
+    else:
+        monkeypatch.setattr(os, "copy_file_range", little if kernel == "copies_a_little" else refuses)
+    home = _home(tmp_path)
+    _commit(home, ADDED)
+    assert (tmp_path / "memory" / "log.jsonl").read_bytes() == OLD_LOG + ADDED
+    assert (tmp_path / "memory" / "fresh.jsonl").read_bytes() == b"x\n"
+    assert kernel != "copies_a_little" or len(calls) == 4
+
+
+def test_rolling_forward_again_gives_the_same_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A crash after the journal and mid-append: recovery truncates to the recorded size
+    and appends again, so the lines are never doubled."""
+    home = _home(tmp_path)
+    done = []
+
+    def crash_after_first_append(name: str) -> None:
+        if name == "appended" and not done:
+            done.append(name)
+            raise SystemExit("killed")
+
+    monkeypatch.setattr(journal.faults, "point", crash_after_first_append)
+    with pytest.raises(SystemExit):
+        _commit(home, ADDED)
+    assert home.journal.exists()
+    assert (tmp_path / "memory" / "fresh.jsonl").read_bytes() == b"x\n"  # appended before the crash
+    assert journal.recover(home)
+    assert (tmp_path / "memory" / "log.jsonl").read_bytes() == OLD_LOG + ADDED
+    assert (tmp_path / "memory" / "fresh.jsonl").read_bytes() == b"x\n"
+    assert journal.recover(home) is False
