@@ -40,6 +40,8 @@ class SleeveMove:
     its Core Vault (negative: back to it) for an allocation change, the allocation now
     in effect, and the small-order carry."""
 
+    quote: str
+    """The quote asset of the sleeve's Core Vault."""
     cash_in: Decimal
     allocated: Decimal
     carry: Mapping[str, Decimal]

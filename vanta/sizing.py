@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from vanta.books import fill_price
@@ -52,10 +53,14 @@ def rebalance(weights: Mapping[str, Decimal], nav: Decimal, held: Mapping[str, D
     sized = sized_nav(nav, ex)
     legs: list[Leg] = []
     skips: list[Skip] = []
-    for sym in sorted(set(symbols) | {s for s, q in held.items() if q > 0}):
-        h = held.get(sym, ZERO)
+    universe, known = _sorted_universe(tuple(symbols))
+    extra = [s for s, q in held.items() if q > 0 and s not in known]
+    for sym in sorted((*universe, *extra)) if extra else universe:
+        w, h = weights.get(sym, ZERO), held.get(sym, ZERO)
+        if not w and not h:
+            continue  # no target, nothing held: no order (most of a wide universe, for every follower)
         price, market = prices[sym], markets[sym]
-        target = down(weights.get(sym, ZERO) * sized / price, market.lot_size)
+        target = down(w * sized / price, market.lot_size)
         if target == 0 and h > 0:
             side, qty = "sell", h
         elif target > h:
@@ -72,6 +77,11 @@ def rebalance(weights: Mapping[str, Decimal], nav: Decimal, held: Mapping[str, D
         else:
             legs.append(Leg(sym, side, qty, target))
     return legs, skips
+
+
+@lru_cache(maxsize=64)  # a vault's universe, asked once per sleeve that follows it
+def _sorted_universe(symbols: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    return tuple(sorted(set(symbols))), frozenset(symbols)
 
 
 def tracking_error(weights: Mapping[str, Decimal], values: Mapping[str, Decimal], equity: Decimal) -> Decimal:

@@ -239,7 +239,8 @@ class _Sleeve:
     def move(self) -> SleeveMove | None:
         if self.cash_in == 0 and self.carry == self.book.carry and self.sleeve.sleeve_id in self.cb.sleeves:
             return None
-        return SleeveMove(cash_in=self.cash_in, allocated=self.allocated, carry=dict(sorted(self.carry.items())))
+        return SleeveMove(quote=self.core.quote, cash_in=self.cash_in, allocated=self.allocated,
+                          carry=dict(sorted(self.carry.items())))
 
 
 def _how(run: _Sleeve, persona: Persona) -> tuple[str, Decimal | None]:
