@@ -84,6 +84,9 @@ class Ctx:
     """(follower, sleeve) -> book changes mirror decided before any fill."""
     to_submit: tuple[Order, ...] = ()
     queue: QueueFile | None = None
+    """The queue as the stages leave it. Its orders are in execution order, as submitted,
+    until reconcile keeps those still waiting, sorted by client order id as the file holds
+    them (most cycles none: sorting every order of the cycle would be wasted)."""
     answers: BrokerAnswers | None = None
     broker_answers: BrokerAnswers | None = None
     """Every answer as the broker gave it, deferrals included: what the bundle records."""

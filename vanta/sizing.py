@@ -89,9 +89,16 @@ def tracking_error(weights: Mapping[str, Decimal], values: Mapping[str, Decimal]
     rounded down to 1e-6: 0 is a perfect copy, 1 holds nothing in common."""
     if equity <= 0:
         return ZERO
-    dist = sum((abs(values.get(s, ZERO) - w * equity) for s, w in weights.items()), ZERO)
-    dist += sum((v for s, v in values.items() if s not in weights), ZERO)
-    return down(dist / (2 * equity), WEIGHT_STEP)
+    # Loops, not sum() over generators (the pnl stage asks for every sleeve); the same
+    # additions in the same order, so the same rounding.
+    dist = ZERO
+    for s, w in weights.items():
+        dist += abs(values.get(s, ZERO) - w * equity)
+    away = ZERO
+    for s, v in values.items():
+        if s not in weights:
+            away += v
+    return down((dist + away) / (2 * equity), WEIGHT_STEP)
 
 
 # ---------------------------------------------------------------- mirroring a vault order

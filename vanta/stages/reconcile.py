@@ -22,6 +22,7 @@ from vanta.models import Account, CoreBook, Fill, Order, PortfolioFile, SleeveBo
 from vanta.money import ZERO, cash_step
 
 _ACCOUNT = attrgetter("account")
+_ID = attrgetter("client_order_id")
 _SLEEVE = attrgetter("sleeve")
 EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, carry={})
 
@@ -134,8 +135,9 @@ def run(ctx: Ctx) -> Ctx:
     # Every paper answer is final; live brokers leave open orders queued. Each answer is for
     # a queued order (execute checked them against to_submit, part of the queue), so as many
     # answers as queued orders leave none, without a pass over tens of thousands of orders.
+    # What is left goes back to the file's order (Ctx.queue).
     waiting = (() if len(answers) == len(ctx.queue.orders)
-               else tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
+               else tuple(sorted((o for o in ctx.queue.orders if o.client_order_id not in answers), key=_ID)))
     queue = ctx.queue.model_copy(update={"orders": waiting})
     return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
 
