@@ -102,10 +102,12 @@ def _sleeves(ctx: Ctx) -> Iterator[tuple[Follower, FeeTerms, str, str, str, Deci
     assert ctx.pnl is not None
     for f in ctx.registry.followers:
         cores = ctx.pnl.followers.get(f.follower_id, {})
-        for c, s in f.sleeves():
-            sp = cores[c.quote].sleeves.get(s.sleeve_id) if c.quote in cores else None
-            if sp is not None:
-                yield f, s.fee or f.fee_model, c.quote, s.sleeve_id, s.vault_id, sp.realized_pnl
+        for c in f.cores:
+            core = cores.get(c.quote)
+            for s in c.sleeves:
+                sp = core.sleeves.get(s.sleeve_id) if core is not None else None
+                if sp is not None:
+                    yield f, s.fee or f.fee_model, c.quote, s.sleeve_id, s.vault_id, sp.realized_pnl
 
 
 def run(ctx: Ctx) -> Ctx:
@@ -127,7 +129,7 @@ def run(ctx: Ctx) -> Ctx:
     for fid, per in old.items():
         for sid, st in per.items():
             state.setdefault(fid, {}).setdefault(sid, st)
-    pnl = ctx.pnl.model_copy(update={"fees": {fid: dict(sorted(per.items())) for fid, per in sorted(state.items())}})
+    pnl = ctx.pnl.model_copy(update={"fees": state})  # written with sorted keys, in whatever order built
     events: list[Event] = [("fee", {"entry_id": e.entry_id, "user_id": e.user_id, "sleeve": e.sleeve,
                                     "vault_id": e.vault_id, "charge": e.charge, "period": e.period,
                                     "pnl_gross": e.pnl_gross, "fee": e.fee_usd, "currency": e.currency,
