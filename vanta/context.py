@@ -17,6 +17,7 @@ from vanta.models import (
     AllocationFile,
     BrokerAnswers,
     ConvictionFile,
+    Fill,
     LedgerEntry,
     MarketSnapshot,
     Order,
@@ -93,6 +94,12 @@ class Ctx:
     portfolio: PortfolioFile | None = None
     realized: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """account -> (realized PnL, trading fees) booked this cycle."""
+    sold: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    """(follower, sleeve) -> client order ids of its sells filled this cycle, sorted (reconcile
+    books them sleeve by sleeve; a performance fee cites them)."""
+    noted: tuple[Fill, ...] = ()
+    """Filled answers that carry a note (a live broker's fees), by client order id: reconcile
+    sees every answer, so truth need not look at each again."""
     pools: Mapping[str, PoolBook] | None = None
     """vault_id -> pooled vault's share register after the pool stage (None: stage not run)."""
     pnl: PnlFile | None = None

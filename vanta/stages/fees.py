@@ -16,7 +16,7 @@ statements: no cash leaves the follower's books. Unrealized gains are never char
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -35,9 +35,8 @@ def next_month(month: str) -> str:
 class _Biller:
     """Collects the cycle's ledger entries and numbers them in order."""
 
-    def __init__(self, cycle: int, asof: str, orders: Sells | Callable[[], Sells]) -> None:
-        """`orders`: (follower, sleeve) -> its sells filled this cycle, or what finds them
-        at the first performance charge (a pass over every order, that most cycles skip)."""
+    def __init__(self, cycle: int, asof: str, orders: Sells) -> None:
+        """`orders`: (follower, sleeve) -> its sells filled this cycle (Ctx.sold)."""
         self.cycle, self.asof, self.orders = cycle, asof, orders
         self.entries: list[LedgerEntry] = []
 
@@ -45,8 +44,6 @@ class _Biller:
                gross: Decimal, fee: Decimal, hwm_after: Decimal) -> None:
         orders: tuple[str, ...] = ()
         if charge == "performance":
-            if callable(self.orders):
-                self.orders = self.orders()
             orders = self.orders.get((f.follower_id, sid), ())
         self.entries.append(LedgerEntry.make(
             user_id=f.follower_id, vault_id=vid, fee_type=terms.type, pnl_gross=gross, fee_usd=fee,
@@ -87,16 +84,6 @@ def _performance(b: _Biller, f: Follower, terms: FeeTerms, sid: str, vid: str, s
                                  "month_profit": st.month_profit + gross})
 
 
-def _sells(ctx: Ctx) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(follower, sleeve) -> client order ids of its sells filled this cycle."""
-    filled = {a.client_order_id for a in ctx.answers.fills if a.status == "filled"} if ctx.answers else set()
-    out: dict[tuple[str, str], list[str]] = {}
-    for o in ctx.to_submit:
-        if o.side == "sell" and o.account.startswith("follower:") and o.client_order_id in filled:
-            out.setdefault((o.account[9:], o.sleeve), []).append(o.client_order_id)
-    return {k: tuple(sorted(v)) for k, v in out.items()}
-
-
 def _sleeves(ctx: Ctx) -> Iterator[tuple[Follower, FeeTerms, str, str, str, Decimal]]:
     """(follower, fee terms, quote, sleeve, vault, cumulative realized PnL) for every sleeve with books."""
     assert ctx.pnl is not None
@@ -114,7 +101,7 @@ def run(ctx: Ctx) -> Ctx:
     assert ctx.pnl is not None
     month = ctx.asof[:7]
     old = ctx.mem.pnl.fees
-    b = _Biller(ctx.cycle, ctx.asof, lambda: _sells(ctx))
+    b = _Biller(ctx.cycle, ctx.asof, ctx.sold)
     state: dict[str, dict[str, SleeveFees]] = {}
     for f, terms, quote, sid, vid, realized in _sleeves(ctx):
         st = old.get(f.follower_id, {}).get(sid)

@@ -91,6 +91,8 @@ def run(ctx: Ctx) -> Ctx:
     realized: dict[str, tuple[Decimal, Decimal]] = {}
     events: list[Event] = []
     sweeps: list[tuple[str, str, str]] = []
+    sold: dict[tuple[str, str], tuple[str, ...]] = {}
+    noted: list[Fill] = []
     seen: set[str] = set()
     # to_submit is in execution order: each account's orders together, sells first.
     for account, group in groupby(ctx.to_submit, key=_ACCOUNT):
@@ -103,6 +105,7 @@ def run(ctx: Ctx) -> Ctx:
             filled = [(o, f) for o, f in zip(orders, answered, strict=True) if f.status == "filled"]
             pnls: list[Decimal] = []
             if filled:
+                noted += [f for _, f in filled if f.reason]
                 quote = markets[filled[0][0].symbol].quote
                 if kind == "vault":
                     vaults[aid], pnls = apply_fills(vaults[aid], filled, quote)
@@ -111,8 +114,10 @@ def run(ctx: Ctx) -> Ctx:
                     book, pnls = apply_fills(cores.sleeve(aid, quote, sleeve), filled, quote)
                     cores.put_sleeve(aid, quote, sleeve, book)
                     key = f"{account}/{sleeve}"
-                    if any(o.side == "sell" for o, _ in filled):  # sells come first: one look, mostly
+                    sells = [o.client_order_id for o, _ in filled if o.side == "sell"]
+                    if sells:
                         sweeps.append((aid, quote, sleeve))
+                        sold[(aid, sleeve)] = tuple(sorted(sells))
                 realized[key] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
             # pnls follows the filled orders, in order.
             pnl = iter(pnls)
@@ -139,7 +144,8 @@ def run(ctx: Ctx) -> Ctx:
     waiting = (() if len(answers) == len(ctx.queue.orders)
                else tuple(sorted((o for o in ctx.queue.orders if o.client_order_id not in answers), key=_ID)))
     queue = ctx.queue.model_copy(update={"orders": waiting})
-    return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
+    return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events),
+                   sold=sold, noted=tuple(sorted(noted, key=_ID)))
 
 
 def _by_sleeve(orders: list[Order]) -> list[tuple[str, list[Order]]]:

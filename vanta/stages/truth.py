@@ -24,15 +24,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from operator import attrgetter
 
 from vanta.books import consume_fifo, qty_of
 from vanta.brokers.errors import booked_fees, unvalued_fees
 from vanta.context import Ctx, Event
 from vanta.models import CoreBook, Fill, PortfolioFile, SleeveBook
 from vanta.money import ZERO, cash_step, ceil, floor
-
-_REASON = attrgetter("reason")
 
 
 def _asset(symbol: str) -> str:
@@ -166,9 +163,7 @@ def _in_kind(ctx: Ctx, noted: list[Fill]) -> Ctx:
 
 def run(ctx: Ctx) -> Ctx:
     # Live fills with a note on their fees (paper fills have no reason).
-    answered = ctx.answers.fills if ctx.answers else ()
-    # any() over the reasons runs in C and stops at the first: paper fills carry none.
-    noted = [f for f in answered if f.reason and f.status == "filled"] if any(map(_REASON, answered)) else []
+    noted = list(ctx.noted)  # live fills with a note on their fees (paper fills have none)
     ctx = _in_kind(ctx, noted)
     recorded = ctx.broker_answers.balances if ctx.broker_answers is not None else {}
     rails: list[Event] = [("rail_conversion", {"client_order_id": f.client_order_id, "status": f.status,
