@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from vanta.books import fill_price, fit_buys, qty_of
 from vanta.context import Ctx, Event, SleeveMove
-from vanta.ids import OrderIds
+from vanta.ids import OrderIds, tail
 from vanta.models import CoreBook, CoreVault, Follower, Market, Order, Persona, Sleeve, SleeveBook, Vault
 from vanta.money import ZERO, cash_step, down
 from vanta.sizing import Leg, cap_buy, guard_slippage, mirrored_qty, rebalance, tracking_error
@@ -47,6 +47,8 @@ class Slot(NamedTuple):
     """The broker's fill price at the vault's slippage (what fit_buys checks cash at)."""
     parent: str | None
     """The vault order of this symbol and side: a child order's parent."""
+    id_tail: bytes
+    """The end of its child orders' id keys (ids.tail), encoded once."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +83,7 @@ def _views(ctx: Ctx) -> dict[str, VaultView]:
         orders = by_vault.get(v.vault_id, [])
         parents = {(o.symbol, o.side): o.client_order_id for o in orders}
         slots = {(s, side): Slot(s, side, prices[s], markets[s], fill_price(side, prices[s], v.execution, markets[s]),
-                                 parents.get((s, side)))
+                                 parents.get((s, side)), tail(s, side))
                  for s in prices if s in markets for side in ("sell", "buy")}
         out[v.vault_id] = VaultView(
             vault=v, plan=tuple((slots[(o.symbol, o.side)], o) for o in sorted(orders, key=_sells_first)),
@@ -286,7 +288,7 @@ def _size(run: _Sleeve, cycle: int) -> Sized:
         price = slot.price
         room = room - qty * price if slot.side == "buy" else room + qty * price
         out.orders.append(Order.make(
-            client_order_id=ids(slot.symbol, slot.side), cycle=cycle, vault_id=s.vault_id, account=run.account,
+            client_order_id=ids.of(slot.id_tail), cycle=cycle, vault_id=s.vault_id, account=run.account,
             sleeve=s.sleeve_id, symbol=slot.symbol, side=slot.side, qty=qty, price=price, status="staged",
             attempts=0))
         out.parents.append(slot.parent)
