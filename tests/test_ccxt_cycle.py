@@ -133,6 +133,9 @@ def test_an_outage_keeps_the_orders_queued_and_the_cycle_commits(
     assert "order_deferred" in kinds and "fill" in kinds  # the paper followers traded
     queue = canonical.loads((home.memory / "autotrade_queue.json").read_bytes(), "queue")
     assert {o["client_order_id"] for o in queue["orders"]} == {o.client_order_id for o in waiting}
+    # The stages carry the queue in execution order; reconcile leaves what waits by id, as the file holds it.
+    ids = [o["client_order_id"] for o in queue["orders"]]
+    assert ids == sorted(ids) and ids == [o.client_order_id for o in ctx.queue.orders]
     recorded = [f for f in ctx.broker_answers.fills if f.status == "deferred"]
     assert len(recorded) == len(waiting)
     # The exchange is back: the waiting orders are looked up, then sent once.

@@ -51,7 +51,8 @@ def at(orders: list[Order], cents: int, ex: Execution) -> Decimal:
        near, execution)
 def test_the_bound_never_admits_buys_the_cash_cannot_pay(orders: list[Order], cents: int, ex: Execution) -> None:
     cash = at(orders, cents, ex)
-    if books._surely_fits(orders, cash, ex, MARKETS, cash_step("USD")):
+    px = [books.fill_price(o.side, o.price, ex, MARKETS[o.symbol]) for o in orders]
+    if books._surely_fits(orders, px, cash, ex, cash_step("USD")):
         cost, budget = exact(orders, cash, ex)
         assert cost <= budget
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vanta.ids import OrderIds, client_order_id
+from vanta.ids import OrderIds, client_order_id, tail
 
 names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12)
 
@@ -17,4 +17,5 @@ def test_order_ids_match_client_order_id(vault: str, cycle: int, account: str, s
                                          legs: list[tuple[str, str]]) -> None:
     ids = OrderIds(vault, cycle, account, sleeve)
     for symbol, side in legs:
-        assert ids(symbol, side) == client_order_id(vault, cycle, account, sleeve, symbol, side)
+        assert ids(symbol, side) == ids.of(tail(symbol, side)) == client_order_id(vault, cycle, account, sleeve,
+                                                                                   symbol, side)

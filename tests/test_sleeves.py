@@ -339,6 +339,22 @@ def test_a_paused_sleeve_sells_but_does_not_buy(tmp_path: Path) -> None:
     sc.books(replays=True)
 
 
+def test_buys_the_sleeves_cash_cannot_pay_are_scaled_down_together(tmp_path: Path) -> None:
+    # Two fixed_amount buys of 600 under a 2x leverage cap: 1,200 of buys, 1,000 of cash.
+    sc = two_symbols(tmp_path, [{"follower_id": "F", "caps": {"max_leverage": "2"}, "cores": [core("USD", "F", [
+        sleeve("main", mode="fixed_amount", amount="600")])]}], cash={"F": {"USD": "1000.00"}})
+    lines = sc.cycle({"V": {"AAA": "0.5", "BBB": "0.5"}})
+    [scaled] = events(lines, "child_buys_scaled", sleeve="main")
+    assert D(scaled["factor"]) < 1
+    parents = {(o["symbol"], o["side"]): o["client_order_id"] for o in events(lines, "vault_order")}
+    children = events(lines, "child_order", sleeve="main")
+    assert {(o["symbol"], o["side"]) for o in children} == {("AAA", "buy"), ("BBB", "buy")}
+    assert all(o["parent"] == parents[(o["symbol"], o["side"])] for o in children)
+    assert all(D(o["qty"]) * D(o["price"]) < D("600") for o in children)
+    assert sum(D(o["qty"]) * D(o["price"]) for o in children) <= D("1000")
+    sc.books(replays=True)
+
+
 def test_an_allocation_change_takes_effect_on_the_next_buy(tmp_path: Path) -> None:
     sc = two_symbols(tmp_path, [{"follower_id": "F", "cores": [core("USD", "F", [
         sleeve("quiet", allocation="10000"), sleeve("flash", allocation="5000", profit="sweep")],

@@ -8,7 +8,7 @@ are exact minor-unit amounts, so cash + open cost - realized is invariant.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, Inexact, localcontext
 from functools import lru_cache
 from operator import itemgetter
@@ -89,20 +89,26 @@ def cash_move(side: str, qty: Decimal, px: Decimal, ex: Execution, step: Decimal
 
 
 def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping[str, Market],
-             currency: str) -> tuple[list[Order], Decimal | None]:
+             currency: str, fill_px: Sequence[Decimal] | None = None) -> tuple[list[Order], Decimal | None]:
     """An account's orders with its buys scaled down together, if need be, so that
     cash plus the proceeds of its sells pays for them at the broker's own prices.
 
-    Returns (orders, the factor applied or None). A buy that scales to zero is gone.
+    Args:
+        fill_px: each order's fill_price, if the caller has them (the mirror stage looks
+            them up once per vault, not once per child order).
+
+    Returns (orders, the factor applied or None): `orders` itself when nothing is cut.
+    A buy that scales to zero is gone.
     """
     step = cash_step(currency)
-    if _surely_fits(orders, cash, ex, markets, step):
+    if fill_px is None:
+        fill_px = [fill_price(o.side, o.price, ex, markets[o.symbol]) for o in orders]
+    if _surely_fits(orders, fill_px, cash, ex, step):
         return orders, None
     proceeds: list[Decimal] = []
     costs: list[Decimal] = []
     buys: list[Order] = []
-    for o in orders:
-        px = fill_price(o.side, o.price, ex, markets[o.symbol])
+    for o, px in zip(orders, fill_px, strict=True):
         move = cash_move(o.side, o.qty, px, ex, step)[1]
         if o.side == "sell":
             proceeds.append(move)
@@ -121,7 +127,7 @@ def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping
     return out, factor
 
 
-def _surely_fits(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping[str, Market],
+def _surely_fits(orders: list[Order], fill_px: Sequence[Decimal], cash: Decimal, ex: Execution,
                  step: Decimal) -> bool:
     """A bound that spares fit_buys the exact cash moves when they clearly fit (the usual
     case: the mirror stage asks for every sleeve). With n = qty x fill price and r = fee_bps
@@ -132,8 +138,8 @@ def _surely_fits(orders: list[Order], cash: Decimal, ex: Execution, markets: Map
     cost, budget = ZERO, cash
     with localcontext() as c:
         c.clear_flags()
-        for o in orders:
-            n = o.qty * fill_price(o.side, o.price, ex, markets[o.symbol])
+        for o, px in zip(orders, fill_px, strict=True):
+            n = o.qty * px
             if o.side == "buy":
                 cost += n * (ONE + rate) + step * (2 + rate)
             else:

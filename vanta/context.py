@@ -17,6 +17,7 @@ from vanta.models import (
     AllocationFile,
     BrokerAnswers,
     ConvictionFile,
+    Fill,
     LedgerEntry,
     MarketSnapshot,
     Order,
@@ -40,6 +41,8 @@ class SleeveMove:
     its Core Vault (negative: back to it) for an allocation change, the allocation now
     in effect, and the small-order carry."""
 
+    quote: str
+    """The quote asset of the sleeve's Core Vault."""
     cash_in: Decimal
     allocated: Decimal
     carry: Mapping[str, Decimal]
@@ -82,12 +85,21 @@ class Ctx:
     """(follower, sleeve) -> book changes mirror decided before any fill."""
     to_submit: tuple[Order, ...] = ()
     queue: QueueFile | None = None
+    """The queue as the stages leave it. Its orders are in execution order, as submitted,
+    until reconcile keeps those still waiting, sorted by client order id as the file holds
+    them (most cycles none: sorting every order of the cycle would be wasted)."""
     answers: BrokerAnswers | None = None
     broker_answers: BrokerAnswers | None = None
     """Every answer as the broker gave it, deferrals included: what the bundle records."""
     portfolio: PortfolioFile | None = None
     realized: Mapping[str, tuple[Decimal, Decimal]] = field(default_factory=dict)
     """account -> (realized PnL, trading fees) booked this cycle."""
+    sold: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
+    """(follower, sleeve) -> client order ids of its sells filled this cycle, sorted (reconcile
+    books them sleeve by sleeve; a performance fee cites them)."""
+    noted: tuple[Fill, ...] = ()
+    """Filled answers that carry a note (a live broker's fees), by client order id: reconcile
+    sees every answer, so truth need not look at each again."""
     pools: Mapping[str, PoolBook] | None = None
     """vault_id -> pooled vault's share register after the pool stage (None: stage not run)."""
     pnl: PnlFile | None = None

@@ -24,6 +24,15 @@ class OrderIds:
         self._head = hashlib.blake2b(f"{vault_id}|{cycle}|{account}|{sleeve}|".encode(), digest_size=15)
 
     def __call__(self, symbol: str, side: str) -> str:
+        return self.of(tail(symbol, side))
+
+    def of(self, key_tail: bytes) -> str:
+        """The id of the order whose key ends in `key_tail` (`tail(symbol, side)`, which a
+        caller making many orders of one symbol and side encodes once)."""
         h = self._head.copy()
-        h.update(f"{symbol}|{side}".encode())
+        h.update(key_tail)
         return "vt" + h.hexdigest()
+
+
+def tail(symbol: str, side: str) -> bytes:
+    return f"{symbol}|{side}".encode()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from vanta.books import fill_price
@@ -52,10 +53,14 @@ def rebalance(weights: Mapping[str, Decimal], nav: Decimal, held: Mapping[str, D
     sized = sized_nav(nav, ex)
     legs: list[Leg] = []
     skips: list[Skip] = []
-    for sym in sorted(set(symbols) | {s for s, q in held.items() if q > 0}):
-        h = held.get(sym, ZERO)
+    universe, known = _sorted_universe(tuple(symbols))
+    extra = [s for s, q in held.items() if q > 0 and s not in known]
+    for sym in sorted((*universe, *extra)) if extra else universe:
+        w, h = weights.get(sym, ZERO), held.get(sym, ZERO)
+        if not w and not h:
+            continue  # no target, nothing held: no order (most of a wide universe, for every follower)
         price, market = prices[sym], markets[sym]
-        target = down(weights.get(sym, ZERO) * sized / price, market.lot_size)
+        target = down(w * sized / price, market.lot_size)
         if target == 0 and h > 0:
             side, qty = "sell", h
         elif target > h:
@@ -74,14 +79,26 @@ def rebalance(weights: Mapping[str, Decimal], nav: Decimal, held: Mapping[str, D
     return legs, skips
 
 
+@lru_cache(maxsize=64)  # a vault's universe, asked once per sleeve that follows it
+def _sorted_universe(symbols: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
+    return tuple(sorted(set(symbols))), frozenset(symbols)
+
+
 def tracking_error(weights: Mapping[str, Decimal], values: Mapping[str, Decimal], equity: Decimal) -> Decimal:
     """Half the L1 distance between an account's weights (value / equity) and `weights`,
     rounded down to 1e-6: 0 is a perfect copy, 1 holds nothing in common."""
     if equity <= 0:
         return ZERO
-    dist = sum((abs(values.get(s, ZERO) - w * equity) for s, w in weights.items()), ZERO)
-    dist += sum((v for s, v in values.items() if s not in weights), ZERO)
-    return down(dist / (2 * equity), WEIGHT_STEP)
+    # Loops, not sum() over generators (the pnl stage asks for every sleeve); the same
+    # additions in the same order, so the same rounding.
+    dist = ZERO
+    for s, w in weights.items():
+        dist += abs(values.get(s, ZERO) - w * equity)
+    away = ZERO
+    for s, v in values.items():
+        if s not in weights:
+            away += v
+    return down((dist + away) / (2 * equity), WEIGHT_STEP)
 
 
 # ---------------------------------------------------------------- mirroring a vault order

@@ -16,7 +16,7 @@ statements: no cash leaves the follower's books. Unrealized gains are never char
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from decimal import Decimal
 
@@ -35,9 +35,8 @@ def next_month(month: str) -> str:
 class _Biller:
     """Collects the cycle's ledger entries and numbers them in order."""
 
-    def __init__(self, cycle: int, asof: str, orders: Sells | Callable[[], Sells]) -> None:
-        """`orders`: (follower, sleeve) -> its sells filled this cycle, or what finds them
-        at the first performance charge (a pass over every order, that most cycles skip)."""
+    def __init__(self, cycle: int, asof: str, orders: Sells) -> None:
+        """`orders`: (follower, sleeve) -> its sells filled this cycle (Ctx.sold)."""
         self.cycle, self.asof, self.orders = cycle, asof, orders
         self.entries: list[LedgerEntry] = []
 
@@ -45,8 +44,6 @@ class _Biller:
                gross: Decimal, fee: Decimal, hwm_after: Decimal) -> None:
         orders: tuple[str, ...] = ()
         if charge == "performance":
-            if callable(self.orders):
-                self.orders = self.orders()
             orders = self.orders.get((f.follower_id, sid), ())
         self.entries.append(LedgerEntry.make(
             user_id=f.follower_id, vault_id=vid, fee_type=terms.type, pnl_gross=gross, fee_usd=fee,
@@ -87,32 +84,24 @@ def _performance(b: _Biller, f: Follower, terms: FeeTerms, sid: str, vid: str, s
                                  "month_profit": st.month_profit + gross})
 
 
-def _sells(ctx: Ctx) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(follower, sleeve) -> client order ids of its sells filled this cycle."""
-    filled = {a.client_order_id for a in ctx.answers.fills if a.status == "filled"} if ctx.answers else set()
-    out: dict[tuple[str, str], list[str]] = {}
-    for o in ctx.to_submit:
-        if o.side == "sell" and o.account.startswith("follower:") and o.client_order_id in filled:
-            out.setdefault((o.account[9:], o.sleeve), []).append(o.client_order_id)
-    return {k: tuple(sorted(v)) for k, v in out.items()}
-
-
 def _sleeves(ctx: Ctx) -> Iterator[tuple[Follower, FeeTerms, str, str, str, Decimal]]:
     """(follower, fee terms, quote, sleeve, vault, cumulative realized PnL) for every sleeve with books."""
     assert ctx.pnl is not None
     for f in ctx.registry.followers:
         cores = ctx.pnl.followers.get(f.follower_id, {})
-        for c, s in f.sleeves():
-            sp = cores[c.quote].sleeves.get(s.sleeve_id) if c.quote in cores else None
-            if sp is not None:
-                yield f, s.fee or f.fee_model, c.quote, s.sleeve_id, s.vault_id, sp.realized_pnl
+        for c in f.cores:
+            core = cores.get(c.quote)
+            for s in c.sleeves:
+                sp = core.sleeves.get(s.sleeve_id) if core is not None else None
+                if sp is not None:
+                    yield f, s.fee or f.fee_model, c.quote, s.sleeve_id, s.vault_id, sp.realized_pnl
 
 
 def run(ctx: Ctx) -> Ctx:
     assert ctx.pnl is not None
     month = ctx.asof[:7]
     old = ctx.mem.pnl.fees
-    b = _Biller(ctx.cycle, ctx.asof, lambda: _sells(ctx))
+    b = _Biller(ctx.cycle, ctx.asof, ctx.sold)
     state: dict[str, dict[str, SleeveFees]] = {}
     for f, terms, quote, sid, vid, realized in _sleeves(ctx):
         st = old.get(f.follower_id, {}).get(sid)
@@ -127,7 +116,7 @@ def run(ctx: Ctx) -> Ctx:
     for fid, per in old.items():
         for sid, st in per.items():
             state.setdefault(fid, {}).setdefault(sid, st)
-    pnl = ctx.pnl.model_copy(update={"fees": {fid: dict(sorted(per.items())) for fid, per in sorted(state.items())}})
+    pnl = ctx.pnl.model_copy(update={"fees": state})  # written with sorted keys, in whatever order built
     events: list[Event] = [("fee", {"entry_id": e.entry_id, "user_id": e.user_id, "sleeve": e.sleeve,
                                     "vault_id": e.vault_id, "charge": e.charge, "period": e.period,
                                     "pnl_gross": e.pnl_gross, "fee": e.fee_usd, "currency": e.currency,

@@ -21,11 +21,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from typing import NamedTuple
 
-from vanta.books import fit_buys, qty_of
+from vanta.books import fill_price, fit_buys, qty_of
 from vanta.context import Ctx, Event, SleeveMove
-from vanta.ids import OrderIds
-from vanta.models import CoreBook, CoreVault, Follower, Order, Persona, Sleeve, SleeveBook, Vault
+from vanta.ids import OrderIds, tail
+from vanta.models import CoreBook, CoreVault, Follower, Market, Order, Persona, Sleeve, SleeveBook, Vault
 from vanta.money import ZERO, cash_step, down
 from vanta.sizing import Leg, cap_buy, guard_slippage, mirrored_qty, rebalance, tracking_error
 
@@ -33,12 +34,30 @@ EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, ca
 MIRRORED = ("proportional", "scaled_trades")
 
 
+class Slot(NamedTuple):
+    """One symbol and side of a vault's market this cycle: what every child order of it
+    shares, looked up once per vault rather than once per child order."""
+
+    symbol: str
+    side: str
+    price: Decimal
+    """The snapshot price (the child order's price)."""
+    market: Market
+    fill_px: Decimal
+    """The broker's fill price at the vault's slippage (what fit_buys checks cash at)."""
+    parent: str | None
+    """The vault order of this symbol and side: a child order's parent."""
+    id_tail: bytes
+    """The end of its child orders' id keys (ids.tail), encoded once."""
+
+
 @dataclass(frozen=True, slots=True)
 class VaultView:
     """What every sleeve of a vault shares this cycle."""
 
     vault: Vault
-    orders: tuple[Order, ...]
+    plan: tuple[tuple[Slot, Order], ...]
+    """The vault's orders, sells first (what they sell frees room for the buys), with their slots."""
     nav: Decimal
     held: Mapping[str, Decimal]
     weights: Mapping[str, Decimal]
@@ -46,13 +65,13 @@ class VaultView:
     blocked: str | None
     persona: Persona
     has_buy: bool
-    parents: Mapping[tuple[str, str], str]
-    """(symbol, side) -> the vault order's client order id: a child order's parent."""
+    slots: Mapping[tuple[str, str], Slot]
+    """(symbol, side) -> its slot, for every market of the snapshot."""
 
 
 def _views(ctx: Ctx) -> dict[str, VaultView]:
     assert ctx.snap is not None
-    prices = ctx.snap.prices
+    prices, markets = ctx.snap.prices, ctx.snap.markets
     by_vault: dict[str, list[Order]] = {}
     for o in ctx.vault_orders:
         by_vault.setdefault(o.vault_id, []).append(o)
@@ -61,14 +80,22 @@ def _views(ctx: Ctx) -> dict[str, VaultView]:
         acct = ctx.mem.portfolio.vaults[v.vault_id]
         nav = ctx.vault_nav[v.vault_id]
         held = {s: qty_of(lots) for s, lots in acct.positions.items()}
-        orders = tuple(by_vault.get(v.vault_id, ()))
+        orders = by_vault.get(v.vault_id, [])
+        parents = {(o.symbol, o.side): o.client_order_id for o in orders}
+        slots = {(s, side): Slot(s, side, prices[s], markets[s], fill_price(side, prices[s], v.execution, markets[s]),
+                                 parents.get((s, side)), tail(s, side))
+                 for s in prices if s in markets for side in ("sell", "buy")}
         out[v.vault_id] = VaultView(
-            vault=v, orders=orders, nav=nav, held=held,
+            vault=v, plan=tuple((slots[(o.symbol, o.side)], o) for o in sorted(orders, key=_sells_first)),
+            nav=nav, held=held,
             weights={s: q * prices[s] / nav for s, q in held.items()} if nav > 0 else {},
             blocked=ctx.blocked.get(v.vault_id), persona=ctx.personas.get(v.vault_id, "baseline"),
-            has_buy=any(o.side == "buy" for o in orders),
-            parents={(o.symbol, o.side): o.client_order_id for o in orders})
+            has_buy=any(o.side == "buy" for o in orders), slots=slots)
     return out
+
+
+def _sells_first(o: Order | Leg) -> bool:
+    return o.side == "buy"  # a stable sort on this keeps each side in its order
 
 
 def _sleeve_block(f: Follower, core: CoreVault, sleeve: Sleeve, vv: VaultView, core_equity: Decimal) -> str | None:
@@ -94,9 +121,13 @@ class _Sleeve:
         self.ctx, self.f, self.core, self.sleeve, self.vv = ctx, f, core, sleeve, vv
         self.prices, self.markets = ctx.snap.prices, ctx.snap.markets
         self.book = cb.sleeves.get(sleeve.sleeve_id, EMPTY)
-        self.held = {s: qty_of(lots) for s, lots in self.book.positions.items()}
-        self.values = {s: q * self.prices[s] for s, q in self.held.items()}
-        self.mv = sum(self.values.values(), ZERO)
+        self.held: dict[str, Decimal] = {}
+        self.values: dict[str, Decimal] = {}
+        self.mv = ZERO
+        for s, lots in self.book.positions.items():  # one pass: holdings, their values and their sum
+            self.held[s] = q = qty_of(lots)
+            self.values[s] = v = q * self.prices[s]
+            self.mv += v
         self.cash = self.book.cash.get(core.quote, ZERO)
         self.account = f"follower:{f.follower_id}"
         self.events: list[Event] = []
@@ -134,10 +165,11 @@ class _Sleeve:
     def equity(self) -> Decimal:
         return self.cash + self.cash_in + self.mv
 
-    def legs(self, how: str, persona: Persona) -> list[tuple[Leg, str | None]]:
-        """(leg, parent client order id) before caps and the small-order policy."""
+    def legs(self, how: str, persona: Persona) -> list[tuple[Slot, Decimal]]:
+        """(slot, quantity) before caps and the small-order policy, sells first (what they
+        sell frees room under the leverage limit for the buys)."""
         vv, ctx = self.vv, self.ctx
-        parents = vv.parents
+        slots = vv.slots
         if how != "mirror":
             assert ctx.allocation is not None
             weights = ctx.allocation.vaults[vv.vault.vault_id][persona]
@@ -147,26 +179,26 @@ class _Sleeve:
             legs, skips = rebalance(weights, eq, self.held, vv.vault.universe, self.prices, self.markets,
                                     vv.vault.execution, vv.vault.risk.rebalance_band * eq)
             for sk in skips:
-                self.base("child_skipped", parent=parents.get((sk.symbol, sk.side)), symbol=sk.symbol,
+                self.base("child_skipped", parent=slots[(sk.symbol, sk.side)].parent, symbol=sk.symbol,
                           side=sk.side, qty=sk.qty, reason=sk.reason)
-            return [(leg, parents.get((leg.symbol, leg.side))) for leg in legs]
+            return [(slots[(leg.symbol, leg.side)], leg.qty) for leg in sorted(legs, key=_sells_first)]
         ratio = self.equity() / vv.nav if vv.nav > 0 else ZERO
-        out: list[tuple[Leg, str | None]] = []
-        for vo in vv.orders:
-            held = self.held.get(vo.symbol, ZERO)
-            if vo.side == "sell" and held == 0:
-                self.base("child_skipped", parent=vo.client_order_id, symbol=vo.symbol, side="sell", qty=ZERO,
+        out: list[tuple[Slot, Decimal]] = []
+        for slot, vo in vv.plan:
+            held = self.held.get(slot.symbol, ZERO)
+            if slot.side == "sell" and held == 0:
+                self.base("child_skipped", parent=slot.parent, symbol=slot.symbol, side="sell", qty=ZERO,
                           reason="no_position")
                 continue
-            raw = mirrored_qty(self.sleeve, vo.side, vo.qty, vo.price, ratio, held, vv.held.get(vo.symbol, ZERO))
-            out.append((Leg(vo.symbol, vo.side, down(raw, self.markets[vo.symbol].lot_size)), vo.client_order_id))
+            raw = mirrored_qty(self.sleeve, slot.side, vo.qty, slot.price, ratio, held,
+                               vv.held.get(slot.symbol, ZERO))
+            out.append((slot, down(raw, slot.market.lot_size)))
         return out
 
-    def admit(self, leg: Leg, parent: str | None, room: Decimal) -> Decimal:
+    def admit(self, slot: Slot, qty: Decimal, room: Decimal) -> Decimal:
         """The quantity this leg may trade after pause, guard, the small-order carry, caps
         and min notional (zero: skipped, logged)."""
-        sym, side = leg.symbol, leg.side
-        market, price = self.markets[sym], self.prices[sym]
+        sym, side, market, price, parent = slot.symbol, slot.side, slot.market, slot.price, slot.parent
         caps = self.f.caps
         why = None
         if side == "buy" and self.paused is not None:
@@ -174,9 +206,10 @@ class _Sleeve:
         elif side == "buy" and guard_slippage(caps, side, price, self.vv.vault.execution, market):
             why = "slippage_guard"
         if why is not None:
-            self.base("child_skipped", parent=parent, symbol=sym, side=side, qty=leg.qty, reason=why)
+            self.base("child_skipped", parent=parent, symbol=sym, side=side, qty=qty, reason=why)
             return ZERO
-        qty = self._with_carry(sym, side, leg.qty) if self.accumulate else leg.qty
+        if self.accumulate:
+            qty = self._with_carry(sym, side, qty)
         if side == "buy":
             cut, cap = cap_buy(caps, sym, qty, price, market.lot_size, self.values.get(sym, ZERO),
                                self.equity(), room)
@@ -208,7 +241,8 @@ class _Sleeve:
     def move(self) -> SleeveMove | None:
         if self.cash_in == 0 and self.carry == self.book.carry and self.sleeve.sleeve_id in self.cb.sleeves:
             return None
-        return SleeveMove(cash_in=self.cash_in, allocated=self.allocated, carry=dict(sorted(self.carry.items())))
+        return SleeveMove(quote=self.core.quote, cash_in=self.cash_in, allocated=self.allocated,
+                          carry=dict(sorted(self.carry.items())))
 
 
 def _how(run: _Sleeve, persona: Persona) -> tuple[str, Decimal | None]:
@@ -227,7 +261,16 @@ def _how(run: _Sleeve, persona: Persona) -> tuple[str, Decimal | None]:
     return "mirror", None
 
 
-def _size(run: _Sleeve, cycle: int) -> tuple[str, list[tuple[Order, str | None]]]:
+class Sized(NamedTuple):
+    how: str
+    """mirror, target, persona or drift (the child orders' `basis`)."""
+    orders: list[Order]
+    parents: list[str | None]
+    fill_px: list[Decimal]
+    """Each order's parent and broker fill price, in the order of `orders`."""
+
+
+def _size(run: _Sleeve, cycle: int) -> Sized:
     f, s, vv = run.f, run.sleeve, run.vv
     persona = vv.persona if vv.vault.vault_id in run.ctx.personas else (s.persona or f.persona)
     how, te = _how(run, persona)
@@ -235,22 +278,22 @@ def _size(run: _Sleeve, cycle: int) -> tuple[str, list[tuple[Order, str | None]]
         run.base("drift", vault_id=s.vault_id, tracking_error=te, threshold=vv.vault.mirroring.drift_threshold)
     if run.paused is None and (how != "mirror" or vv.has_buy):
         run.allocate()
-    legs = run.legs(how, persona if how != "drift" else vv.persona)
-    # Sells first: what they sell frees room under the leverage limit for the buys.
     room = f.caps.max_leverage * run.equity() - run.mv
     ids = OrderIds(s.vault_id, cycle, run.account, s.sleeve_id)
-    out: list[tuple[Order, str | None]] = []
-    for leg, parent in [x for x in legs if x[0].side == "sell"] + [x for x in legs if x[0].side == "buy"]:
-        qty = run.admit(leg, parent, room)
+    out = Sized(how, [], [], [])
+    for slot, leg_qty in run.legs(how, persona if how != "drift" else vv.persona):
+        qty = run.admit(slot, leg_qty, room)
         if qty == 0:
             continue
-        price = run.prices[leg.symbol]
-        room = room - qty * price if leg.side == "buy" else room + qty * price
-        o = Order.make(
-            client_order_id=ids(leg.symbol, leg.side), cycle=cycle, vault_id=s.vault_id, account=run.account,
-            sleeve=s.sleeve_id, symbol=leg.symbol, side=leg.side, qty=qty, price=price, status="staged", attempts=0)
-        out.append((o, parent))
-    return how, out
+        price = slot.price
+        room = room - qty * price if slot.side == "buy" else room + qty * price
+        out.orders.append(Order.make(
+            client_order_id=ids.of(slot.id_tail), cycle=cycle, vault_id=s.vault_id, account=run.account,
+            sleeve=s.sleeve_id, symbol=slot.symbol, side=slot.side, qty=qty, price=price, status="staged",
+            attempts=0))
+        out.parents.append(slot.parent)
+        out.fill_px.append(slot.fill_px)
+    return out
 
 
 def run(ctx: Ctx) -> Ctx:
@@ -283,23 +326,25 @@ def run(ctx: Ctx) -> Ctx:
                     events.append(("sleeve_skipped", {"follower_id": f.follower_id, "sleeve": r.sleeve.sleeve_id,
                                                       "vault_id": r.sleeve.vault_id, "reason": why}))
                     continue
-                how, sized = _size(r, ctx.cycle)
-                parents = {o.client_order_id: p for o, p in sized}
+                sized = _size(r, ctx.cycle)
                 held_back = reserved.get((r.account, r.sleeve.sleeve_id), ZERO) if reserved else ZERO
-                mine, factor = fit_buys([o for o, _ in sized], max(ZERO, r.cash + r.cash_in - held_back),
-                                        r.vv.vault.execution, r.markets, core.quote)
+                mine, factor = fit_buys(sized.orders, max(ZERO, r.cash + r.cash_in - held_back),
+                                        r.vv.vault.execution, r.markets, core.quote, sized.fill_px)
+                parents = sized.parents
                 if factor is not None:
                     r.base("child_buys_scaled", factor=factor,
                            reason="cash and sale proceeds do not cover the buys")
+                    by_id = dict(zip((o.client_order_id for o in sized.orders), parents, strict=True))
+                    parents = [by_id[o.client_order_id] for o in mine]
                 events += r.events
-                equity = r.equity()
-                for o in mine:
-                    children.append(o)
+                children += mine
+                equity, how = r.equity(), sized.how
+                for o, parent in zip(mine, parents, strict=True):
                     # diff._order_event's fields and the child's own, built as one dict
                     events.append(("child_order", {
                         "client_order_id": o.client_order_id, "vault_id": o.vault_id, "account": o.account,
                         "symbol": o.symbol, "side": o.side, "qty": o.qty, "price": o.price, "sleeve": o.sleeve,
-                        "basis": how, "parent": parents[o.client_order_id], "equity": equity}))
+                        "basis": how, "parent": parent, "equity": equity}))
                 mv = r.move()
                 if mv is not None:
                     moves[(f.follower_id, r.sleeve.sleeve_id)] = mv

@@ -14,7 +14,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from vanta.context import Ctx
-from vanta.models import Account, AccountPnl, CoreBook, CorePnl, CoreVault, PnlFile, SleevePnl
+from vanta.models import Account, AccountPnl, CoreBook, CorePnl, CoreVault, Follower, PnlFile, SleevePnl
 from vanta.money import ZERO, cash_step, half_even
 from vanta.sizing import tracking_error
 
@@ -54,26 +54,39 @@ def _account_pnl(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, 
 
 
 def _core(core: CoreVault | None, book: CoreBook, prev: CorePnl | None, quote: str, ctx: Ctx, fid: str,
-          vault_w: Mapping[str, Mapping[str, Decimal]], vault_of: Mapping[str, str]) -> CorePnl:
+          f: Follower | None, vault_w: Mapping[str, Mapping[str, Decimal]]) -> CorePnl:
     assert ctx.snap is not None
     prices = ctx.snap.prices
     step = cash_step(quote)
     sleeves: dict[str, SleevePnl] = {}
+    # The Core Vault's sums, gathered in the sleeves' one pass.
+    cashes, mvs, returned = ZERO, ZERO, ZERO
     for sid, sb in book.sleeves.items():
         old = prev.sleeves.get(sid) if prev else None
         cash = sb.cash.get(quote, ZERO)
         values, value, cost = _marks(sb, prices)
         fig = _figures(old, ctx.realized.get(f"follower:{fid}/{sid}"), step, cash, value, cost)
         equity = cash + value
-        te = tracking_error(vault_w.get(vault_of.get(sid, ""), {}), values, equity)
+        te = tracking_error(vault_w.get(_vault_of(f, sid), {}), values, equity)
         sleeves[sid] = SleevePnl.make(**fig, allocated=sb.allocated, returned=sb.returned, tracking_error=te,
                                       tracking_value=half_even(te * equity, step))
-    total = book.cash + sum((p.cash for p in sleeves.values()), ZERO)
+        cashes += cash
+        mvs += fig["market_value"]
+        returned += sb.returned
+    total = book.cash + cashes
     return CorePnl.make(
         total_coins=total, core_cash=book.cash,
         tradeable=total if core is None or core.tradeable is None else core.tradeable,
-        equity=total + sum((p.market_value for p in sleeves.values()), ZERO),
-        returned=sum((sb.returned for sb in book.sleeves.values()), ZERO), sleeves=sleeves)
+        equity=total + mvs, returned=returned, sleeves=sleeves)
+
+
+def _vault_of(f: Follower | None, sid: str) -> str:
+    """The vault a follower's sleeve follows ("" when the registry no longer names it)."""
+    for c in f.cores if f else ():
+        for s in c.sleeves:
+            if s.sleeve_id == sid:
+                return s.vault_id
+    return ""
 
 
 def run(ctx: Ctx) -> Ctx:
@@ -92,10 +105,9 @@ def run(ctx: Ctx) -> Ctx:
     followers: dict[str, dict[str, CorePnl]] = {}
     for fid, books in ctx.portfolio.followers.items():
         f = reg.get(fid)
-        cores = {c.quote: c for c in f.cores} if f else {}
-        vault_of = {s.sleeve_id: s.vault_id for _, s in f.sleeves()} if f else {}
         old = prev.followers.get(fid, {})
-        followers[fid] = {q: _core(cores.get(q), b, old.get(q), q, ctx, fid, vault_w, vault_of)
+        followers[fid] = {q: _core(next((c for c in f.cores if c.quote == q), None) if f else None, b, old.get(q),
+                                   q, ctx, fid, f, vault_w)
                           for q, b in books.items()}
     pnl = PnlFile.make(schema_version=prev.schema_version, cycle=ctx.cycle, asof=ctx.asof,
                        vaults=vaults, followers=followers, fees=prev.fees,

@@ -32,14 +32,15 @@ def _stopped(ctx: Ctx) -> dict[str, str]:
 
 
 def run(ctx: Ctx) -> Ctx:
-    new = {o.client_order_id: o for o in (*ctx.vault_orders, *ctx.child_orders)}
-    if len(new) != len(ctx.vault_orders) + len(ctx.child_orders):
+    new = (*ctx.vault_orders, *ctx.child_orders)
+    ids = set(map(_ID, new))
+    if len(ids) != len(new):
         raise AssertionError("two orders of one cycle share a client order id")
     stopped = _stopped(ctx) if ctx.mem.queue.orders else {}
     waiting: dict[str, Order] = {}
     events: list[Event] = []
     for o in ctx.mem.queue.orders:
-        if o.client_order_id in new:
+        if o.client_order_id in ids:
             continue
         why = stopped.get(o.account) or ctx.blocked.get(o.vault_id)
         if why is not None and o.status != "submitting":
@@ -47,9 +48,9 @@ def run(ctx: Ctx) -> Ctx:
                                              "reason": why}))
             continue
         waiting[o.client_order_id] = o
-    merged = {**waiting, **new}
-    submit = tuple(sorted(merged.values(), key=execution_order))
-    queue = ctx.mem.queue.model_copy(update={"orders": tuple(sorted(merged.values(), key=_ID))})
+    submit = tuple(sorted((*waiting.values(), *new), key=execution_order))
+    # The queue holds them as submitted: reconcile sorts what is still waiting (Ctx.queue).
+    queue = ctx.mem.queue.model_copy(update={"orders": submit})
     return one_per_market(replace(ctx, queue=queue, to_submit=submit, events=(*ctx.events, *events)))
 
 

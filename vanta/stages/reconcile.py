@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from itertools import groupby
+from operator import attrgetter
 
 from vanta.books import apply_fills
 from vanta.context import Ctx, Event, SleeveMove
 from vanta.models import Account, CoreBook, Fill, Order, PortfolioFile, SleeveBook
 from vanta.money import ZERO, cash_step
 
+_ACCOUNT = attrgetter("account")
+_ID = attrgetter("client_order_id")
+_SLEEVE = attrgetter("sleeve")
 EMPTY = SleeveBook.make(cash={}, positions={}, allocated=ZERO, returned=ZERO, carry={})
 
 
@@ -81,55 +86,75 @@ def run(ctx: Ctx) -> Ctx:
     markets = ctx.snap.markets
     vaults: dict[str, Account] = dict(ctx.mem.portfolio.vaults)
     cores = _Cores(dict(ctx.mem.portfolio.followers))
-    quotes = {(f.follower_id, s.sleeve_id): c.quote for f in ctx.registry.followers for c, s in f.sleeves()}
     for (fid, sid), mv in sorted(ctx.moves.items()):
-        _apply_move(cores, fid, quotes[(fid, sid)], sid, mv)
-    # Group each book's orders, keeping execution order (sells before buys).
-    groups: dict[tuple[str, str], list[Order]] = {}
-    for o in ctx.to_submit:
-        groups.setdefault((o.account, o.sleeve), []).append(o)
+        _apply_move(cores, fid, mv.quote, sid, mv)
     realized: dict[str, tuple[Decimal, Decimal]] = {}
     events: list[Event] = []
     sweeps: list[tuple[str, str, str]] = []
-    for (account, sleeve), orders in groups.items():
-        answered = [(o, answers[o.client_order_id]) for o in orders]  # one look-up per order
-        filled = [(o, f) for o, f in answered if f.status == "filled"]
-        pnls: list[Decimal] = []
-        if filled:
-            kind, _, aid = account.partition(":")
-            quote = markets[filled[0][0].symbol].quote
-            if kind == "vault":
-                vaults[aid], pnls = apply_fills(vaults[aid], filled, quote)
-                key = account
-            else:
-                book, pnls = apply_fills(cores.sleeve(aid, quote, sleeve), filled, quote)
-                cores.put_sleeve(aid, quote, sleeve, book)
-                key = f"{account}/{sleeve}"
-                if any(o.side == "sell" for o, _ in filled):
-                    sweeps.append((aid, quote, sleeve))
-            realized[key] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
-        # pnls follows the filled orders, in the order of `answered`.
-        pnl = iter(pnls)
-        events += [_event(o, f, next(pnl) if f.status == "filled" else ZERO) for o, f in answered]
-    sweep_sleeves = {(f.follower_id, s.sleeve_id) for f in ctx.registry.followers for _, s in f.sleeves()
-                     if s.profit == "sweep"}
-    for fid, quote, sid in sweeps:
-        if (fid, sid) in sweep_sleeves:
-            amount = _sweep(cores, fid, quote, sid)
-            if amount > 0:
-                events.append(("flash_sweep", {"follower_id": fid, "sleeve": sid, "quote": quote, "amount": amount,
-                                               "reason": "full close: profit above the allocation returns to "
-                                                         "the Core Vault"}))
+    sold: dict[tuple[str, str], tuple[str, ...]] = {}
+    noted: list[Fill] = []
+    seen: set[str] = set()
+    # to_submit is in execution order: each account's orders together, sells first.
+    for account, group in groupby(ctx.to_submit, key=_ACCOUNT):
+        if account in seen:
+            raise AssertionError(f"{account}: orders to book are not grouped by account")
+        seen.add(account)
+        kind, _, aid = account.partition(":")
+        for sleeve, orders in _by_sleeve(list(group)):
+            answered = [answers[o.client_order_id] for o in orders]
+            filled = [(o, f) for o, f in zip(orders, answered, strict=True) if f.status == "filled"]
+            pnls: list[Decimal] = []
+            if filled:
+                noted += [f for _, f in filled if f.reason]
+                quote = markets[filled[0][0].symbol].quote
+                if kind == "vault":
+                    vaults[aid], pnls = apply_fills(vaults[aid], filled, quote)
+                    key = account
+                else:
+                    book, pnls = apply_fills(cores.sleeve(aid, quote, sleeve), filled, quote)
+                    cores.put_sleeve(aid, quote, sleeve, book)
+                    key = f"{account}/{sleeve}"
+                    sells = [o.client_order_id for o, _ in filled if o.side == "sell"]
+                    if sells:
+                        sweeps.append((aid, quote, sleeve))
+                        sold[(aid, sleeve)] = tuple(sorted(sells))
+                realized[key] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
+            # pnls follows the filled orders, in order.
+            pnl = iter(pnls)
+            events += [_event(o, f, next(pnl) if f.status == "filled" else ZERO)
+                       for o, f in zip(orders, answered, strict=True)]
+    if sweeps:
+        sweep_sleeves = {(f.follower_id, s.sleeve_id) for f in ctx.registry.followers for c in f.cores
+                         for s in c.sleeves if s.profit == "sweep"}
+        for fid, quote, sid in sweeps:
+            if (fid, sid) in sweep_sleeves:
+                amount = _sweep(cores, fid, quote, sid)
+                if amount > 0:
+                    events.append(("flash_sweep", {"follower_id": fid, "sleeve": sid, "quote": quote,
+                                                   "amount": amount,
+                                                   "reason": "full close: profit above the allocation returns to "
+                                                             "the Core Vault"}))
     old = ctx.mem.portfolio
     portfolio = PortfolioFile.make(
         schema_version=old.schema_version, cycle=ctx.cycle, asof=ctx.asof, vaults=vaults, followers=cores.result())
     # Every paper answer is final; live brokers leave open orders queued. Each answer is for
     # a queued order (execute checked them against to_submit, part of the queue), so as many
     # answers as queued orders leave none, without a pass over tens of thousands of orders.
+    # What is left goes back to the file's order (Ctx.queue).
     waiting = (() if len(answers) == len(ctx.queue.orders)
-               else tuple(o for o in ctx.queue.orders if o.client_order_id not in answers))
+               else tuple(sorted((o for o in ctx.queue.orders if o.client_order_id not in answers), key=_ID)))
     queue = ctx.queue.model_copy(update={"orders": waiting})
-    return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events))
+    return replace(ctx, portfolio=portfolio, queue=queue, realized=realized, events=(*ctx.events, *events),
+                   sold=sold, noted=tuple(sorted(noted, key=_ID)))
+
+
+def _by_sleeve(orders: list[Order]) -> list[tuple[str, list[Order]]]:
+    """One account's orders per sleeve, sleeves in order of their first order, each
+    sleeve's orders in their order (a single sleeve, most accounts: no pass in Python)."""
+    sleeves = dict.fromkeys(map(_SLEEVE, orders))
+    if len(sleeves) == 1:
+        return [(orders[0].sleeve, orders)]
+    return [(s, [o for o in orders if o.sleeve == s]) for s in sleeves]
 
 
 def _event(o: Order, f: Fill, realized: Decimal) -> Event:

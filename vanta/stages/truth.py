@@ -163,7 +163,7 @@ def _in_kind(ctx: Ctx, noted: list[Fill]) -> Ctx:
 
 def run(ctx: Ctx) -> Ctx:
     # Live fills with a note on their fees (paper fills have no reason).
-    noted = [f for f in (ctx.answers.fills if ctx.answers else ()) if f.reason and f.status == "filled"]
+    noted = list(ctx.noted)  # live fills with a note on their fees (paper fills have none)
     ctx = _in_kind(ctx, noted)
     recorded = ctx.broker_answers.balances if ctx.broker_answers is not None else {}
     rails: list[Event] = [("rail_conversion", {"client_order_id": f.client_order_id, "status": f.status,
