@@ -179,6 +179,13 @@ CASES = [
     Case("zero_lot_quantity", "portfolio.json",
          edit(["vaults", "V_CORE", "positions"], {"AAPL": [["0", "100.00"]]}),
          where="/vaults/V_CORE/positions/AAPL/0/0", found="0"),
+    Case("zero_lot_quantity_in_a_sleeve", "portfolio.json",
+         edit(["followers", "F_1042", "USD", "sleeves"],
+              {"main": {"positions": {"AAPL": [["5", "500.00"], ["0", "100.00"]]}}}),
+         where="/followers/F_1042/USD/sleeves/main/positions/AAPL/1/0", found="0"),
+    Case("position_without_market", "portfolio.json",
+         edit(["followers", "F_1042", "USD", "sleeves"], {"main": {"positions": {"ZZZ": [["1", "10.00"]]}}}),
+         where="/followers/F_1042/USD/sleeves/main/positions/ZZZ", found="ZZZ"),
     # NaN and Infinity, as bare tokens and as strings
     Case("nan_token", "vault.json", edit(["vaults", 0, "risk", "max_drawdown"], Raw("NaN")),
          where="/vaults/0/risk/max_drawdown", found="NaN"),
