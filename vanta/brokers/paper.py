@@ -63,14 +63,16 @@ class PaperBroker:
         return out
 
     def submit(self, cycle: int, orders: Sequence[Order], portfolio: PortfolioFile,
-               execution: Mapping[str, Execution], markets: Mapping[str, Market]) -> list[Fill]:
+               execution: Mapping[str, Execution], markets: Mapping[str, Market]
+               ) -> tuple[list[Fill], list[bytes]]:
         """Answer each order in the given (execution) order against the account's
         wallet in the symbol's quote asset; answers for ids seen before are returned
-        as first given."""
+        as first given. Returns the answers and each one's canonical JSON line."""
         known = self.known(cycle)
         cash: dict[tuple[str, str], Decimal] = {}
         held: dict[tuple[str, str], dict[str, Decimal]] = {}
         answers: list[Fill] = []
+        lines: list[bytes] = []
         fresh: list[bytes] = []
         for o in orders:
             market = markets[o.symbol]
@@ -83,12 +85,15 @@ class PaperBroker:
             if f is None:
                 f = price_fill(o, execution[o.vault_id], market, market.quote, c, h)
                 fresh.append(canonical.dumps_line_trusted(f.__dict__))
+                lines.append(fresh[-1])
+            else:
+                lines.append(canonical.dumps_line_trusted(f.__dict__))
             cash[key] = c + f.cash
             pos[o.symbol] = h + (f.qty if o.side == "buy" else -f.qty)
             answers.append(f)
         if fresh:
             self._append(cycle, fresh)
-        return answers
+        return answers, lines
 
     def _append(self, cycle: int, lines: list[bytes]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
