@@ -18,6 +18,7 @@ from vanta.models import BrokerAnswers, Fill
 from vanta.replay import replay
 from vanta.validate import parse
 
+
 def fill(n: int, reason: str | None, status: str = "rejected") -> Fill:
     return Fill.make(client_order_id=f"vt{n:030d}", status=status, qty=Decimal("1.2500"),
                      price=Decimal("0.0000001"), fee=Decimal("0.01"), cash=Decimal("-0.00"), reason=reason)
