@@ -405,6 +405,14 @@ def test_replay_detects_changed_log_lines(home: Path) -> None:
     assert "trade_log.jsonl no longer holds the lines recorded" in error_line(r)
 
 
+def test_replay_of_a_home_whose_trade_log_is_gone_says_so(home: Path) -> None:
+    (home / "memory" / "trade_log.jsonl").unlink()
+    r = vanta("replay", "2", "--home", str(home))
+    assert r.returncode == 7, r.stdout + r.stderr
+    assert "trade_log.jsonl no longer holds the lines recorded" in error_line(r)
+    assert "Traceback" not in r.stderr
+
+
 def test_replay_diffs_log_lines_that_differ_from_the_replayed(home: Path) -> None:
     path, man, replayed, recorded = _flip_in_log_span(home)
     span = man["appends"]["memory/trade_log.jsonl"]

@@ -100,9 +100,7 @@ class ReplayEdge:
 
 def recorded_span(home: Home, rel: str, span: Span) -> bytes:
     """A cycle's lines of an append-only file, checked against the manifest."""
-    path = home.root / rel
-    with open(path, "rb") as fh:
-        fh.seek(span.offset)
+    with _open_span(home, rel, span) as fh:
         data = fh.read(span.length)
     if len(data) != span.length or bundle.digest(data) != span.sha256:
         raise _moved(rel, span)
@@ -127,8 +125,7 @@ class _SpanCheck:
         self.kept_from = 0
         self.fh: BinaryIO | None = None
         if span is not None:
-            self.fh = open(home.root / rel, "rb")  # closed by finish()
-            self.fh.seek(span.offset)
+            self.fh = _open_span(home, rel, span)  # closed by finish()
 
     def __call__(self, chunk: bytes) -> None:
         if self.same:
@@ -170,8 +167,7 @@ def same_span(home: Home, rel: str, span: Span, produced: bytes) -> bool:
     view = memoryview(produced)
     sha = hashlib.sha256()
     done = 0
-    with open(home.root / rel, "rb") as fh:
-        fh.seek(span.offset)
+    with _open_span(home, rel, span) as fh:
         while done < span.length:
             chunk = fh.read(min(_CHUNK, span.length - done))
             if not chunk:
@@ -210,6 +206,16 @@ def _inflated(packed: bytes) -> Iterator[bytes]:
     yield inflate.flush()
     if not inflate.eof:
         raise zlib.error("incomplete zlib data")
+
+
+def _open_span(home: Home, rel: str, span: Span) -> BinaryIO:
+    """The append-only file `rel`, at the start of a recorded span (gone: the span moved)."""
+    try:
+        fh = open(home.root / rel, "rb")  # the caller closes it
+    except FileNotFoundError:
+        raise _moved(rel, span) from None
+    fh.seek(span.offset)
+    return fh
 
 
 def _moved(rel: str, span: Span) -> StateError:
