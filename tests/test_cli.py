@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import typer.main
-from cli_support import invoke
+from cli_support import home_files, invoke
 
 from vanta import bundle, canonical
 from vanta.cli import app
@@ -403,6 +403,27 @@ def test_replay_detects_changed_log_lines(home: Path) -> None:
     r = vanta("replay", "2", "--home", str(home))
     assert r.returncode == 7, r.stdout + r.stderr
     assert "trade_log.jsonl no longer holds the lines recorded" in error_line(r)
+
+
+@pytest.mark.parametrize(("name", "how"), [("trade_log.jsonl", "missing"), ("trade_log.jsonl", "empty"),
+                                         ("pnl_ledger.jsonl", "missing")])
+@pytest.mark.parametrize("command", [("cycle",), ("offboard", "F_1042")])
+def test_a_lost_history_file_stops_the_next_commit(home: Path, name: str, how: str, command: tuple[str, ...]) -> None:
+    """Cycles were committed, and the trade log or the ledger is gone: a cycle or an admin
+    command would start a new hash chain (or ledger) under the old history. It stops,
+    names the file and the fix, and writes nothing."""
+    path = home / "memory" / name
+    if how == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(b"")
+    before = home_files(home)
+    r = vanta(*command, "--home", str(home), "--asof", ASOF_3)
+    assert r.returncode == 7, r.stdout + r.stderr
+    assert error_line(r).strip() == (f"Error: memory/{name} is {how}, but 2 cycle(s) were committed in "
+                                     f"{home.resolve()}; restore it from git (git checkout memory/{name}) "
+                                     "or from a backup")
+    assert home_files(home) == before
 
 
 def test_replay_of_a_home_whose_trade_log_is_gone_says_so(home: Path) -> None:

@@ -40,8 +40,10 @@ def read(home: Home) -> Current:
     raw = home.read_memory()
     models = parse_memory(raw)
     cross_check(models)
-    return Current(raw, models["vault.json"], models["mirror_registry.json"],  # type: ignore[arg-type]
-                   models["portfolio.json"], models)  # type: ignore[arg-type]
+    cur = Current(raw, models["vault.json"], models["mirror_registry.json"],  # type: ignore[arg-type]
+                  models["portfolio.json"], models)  # type: ignore[arg-type]
+    home.check_history(cur.portfolio.cycle)
+    return cur
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,7 @@ class LiveEdge:
         raw = self.home.read_memory()
         seq, head = log_tail(self.home.log)
         mem = memory_from_raw(raw, seq, head, "memory/")
+        self.home.check_history(mem.portfolio.cycle)
         cycle, asof = mem.portfolio.cycle + 1, self.asof
         if self.home.inflight.exists():
             # A cycle died after orders may have reached the broker: finish that same

@@ -59,6 +59,19 @@ class Home:
                                  "start a new home with `vanta init DIR`") from None
         return out
 
+    def check_history(self, cycles: int) -> None:
+        """After `cycles` committed cycles the append-only files are there and the trade log
+        has lines: vanta never starts a new hash chain, or ledger, under an old history."""
+        if cycles == 0:
+            return
+        for name in LINE_FILES:
+            path = self.memory / name
+            gone = "missing" if not path.exists() else "empty" if name == "trade_log.jsonl" and \
+                not path.stat().st_size else None
+            if gone is not None:
+                raise StateError(f"memory/{name} is {gone}, but {cycles} cycle(s) were committed in {self.root}; "
+                                 f"restore it from git (git checkout memory/{name}) or from a backup")
+
 
 def resolve(home: str | None) -> Home:
     """--home, else $VANTA_HOME, else the current directory; it must hold memory/."""
