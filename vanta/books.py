@@ -9,13 +9,13 @@ are exact minor-unit amounts, so cash + open cost - realized is invariant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, Inexact, localcontext
+from decimal import Decimal, Inexact, localcontext
 from functools import lru_cache
 from operator import itemgetter
 from typing import TypeVar
 
 from vanta.models import Account, Execution, Fill, Lot, Market, Order, PortfolioFile
-from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor, is_pow10
+from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor
 
 A = TypeVar("A", bound=Account)
 
@@ -79,12 +79,8 @@ def cash_move(side: str, qty: Decimal, px: Decimal, ex: Execution, step: Decimal
     """(fee, signed cash change) of filling `qty` at `px`: a buy pays notional rounded
     up plus the fee, a sell receives notional rounded down less the fee; the fee is
     `fee_bps` of notional, rounded up to the minor unit."""
-    if is_pow10(step):  # every cash step is: one check, then quantize (this runs twice per order)
-        notional = (qty * px).quantize(step, rounding=ROUND_CEILING if side == "buy" else ROUND_FLOOR)
-        fee = (notional * ex.fee_bps / BPS).quantize(step, rounding=ROUND_CEILING)
-    else:
-        notional = ceil(qty * px, step) if side == "buy" else floor(qty * px, step)
-        fee = ceil(notional * ex.fee_bps / BPS, step)
+    notional = ceil(qty * px, step) if side == "buy" else floor(qty * px, step)
+    fee = ceil(notional * ex.fee_bps / BPS, step)
     return fee, (-(notional + fee) if side == "buy" else notional - fee)
 
 

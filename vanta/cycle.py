@@ -16,7 +16,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import localcontext
 from operator import attrgetter
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -309,7 +308,7 @@ class LiveEdge:
         inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
         inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
         inputs["broker_answers.json"] = self._stored_answers
-        spans = {rel: Span.make(offset=_size(self.home.root / rel), length=length,
+        spans = {rel: Span.make(offset=journal.size_of(self.home.root / rel), length=length,
                                 sha256=digests[rel].result()) for rel, length in lengths.items()}
         man = Manifest.make(
             schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
@@ -369,10 +368,6 @@ def _ccxt_refs(ctx: Ctx) -> dict[str, str]:
     from vanta.brokers.ccxt_edge import ccxt_refs
 
     return ccxt_refs(ctx.registry)
-
-
-def _size(path: Path) -> int:
-    return path.stat().st_size if path.exists() else 0
 
 
 def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) -> CycleReport:

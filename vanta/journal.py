@@ -44,6 +44,11 @@ def write_durable(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def size_of(path: Path) -> int:
+    """Bytes in `path`; 0 if it does not exist (an append-only file before its first line)."""
+    return path.stat().st_size if path.exists() else 0
+
+
 def _stage(path: Path, data: bytes) -> str:
     write_durable(path, data)
     return hashlib.sha256(data).hexdigest()
@@ -77,18 +82,15 @@ class Staging:
 
     def append(self, rel: str, data: bytes) -> Future[str]:
         """Extend `rel` with `data`. Returns the sha256 of `data` (once staged)."""
-        target = self.home.root / rel
         name = f"a{len(self.appends):03d}"
         sha = self._write(name, data)
-        self.appends.append((rel, name, target.stat().st_size if target.exists() else 0, sha))
+        self.appends.append((rel, name, size_of(self.home.root / rel), sha))
         return sha
 
     def stream(self, rel: str) -> Stream:
         """Extend `rel` with bytes given chunk by chunk (`Stream.write`), written in order on
         a thread of their own while the caller renders the rest; `Stream.close` ends it."""
-        target = self.home.root / rel
-        name = f"a{len(self.appends):03d}"
-        return Stream(self, rel, name, target.stat().st_size if target.exists() else 0)
+        return Stream(self, rel, f"a{len(self.appends):03d}", size_of(self.home.root / rel))
 
     def commit(self) -> None:
         entries, extend = [], []

@@ -78,13 +78,16 @@ class ReplayEdge:
                 self._compare(key, bundle.get(self.home, sha), data)
         assert self.log is not None
         for key, span in sorted(self.man.appends.items()):
-            if key == _LOG:
-                if not self.log.finish():
-                    self._compare(key, recorded_span(self.home, key, span), self.log.replayed())
-                continue
-            data = produced.get(key)
-            if data is None or not same_span(self.home, key, span, data):
-                self._compare(key, recorded_span(self.home, key, span), data)
+            check = self.log
+            if key != _LOG:
+                data = produced.get(key)
+                if data is None:
+                    self._compare(key, recorded_span(self.home, key, span), None)
+                    continue
+                check = _SpanCheck(self.home, key, span)
+                check(data)
+            if not check.finish():
+                self._compare(key, recorded_span(self.home, key, span), check.replayed())
         if self.log.span is None:
             produced[_LOG] = self.log.replayed()
         for key in sorted(produced.keys() - self.man.outputs.keys() - self.man.appends.keys()):
@@ -158,26 +161,6 @@ class _SpanCheck:
         """Every replayed byte (the equal head read back from the recorded span)."""
         head = recorded_span(self.home, self.rel, self.span)[:self.kept_from] if self.span else b""
         return head + b"".join(self.kept)
-
-
-def same_span(home: Home, rel: str, span: Span, produced: bytes) -> bool:
-    """Whether a cycle's recorded lines of an append-only file are `produced`, read and
-    checked against the manifest a chunk at a time (a 10k cycle appends 60 MB of log)."""
-    same = len(produced) == span.length
-    view = memoryview(produced)
-    sha = hashlib.sha256()
-    done = 0
-    with _open_span(home, rel, span) as fh:
-        while done < span.length:
-            chunk = fh.read(min(_CHUNK, span.length - done))
-            if not chunk:
-                break
-            sha.update(chunk)
-            same = same and view[done:done + len(chunk)] == chunk
-            done += len(chunk)
-    if done != span.length or sha.hexdigest() != span.sha256:
-        raise _moved(rel, span)
-    return same
 
 
 def same_object(home: Home, sha: str, produced: bytes) -> bool:

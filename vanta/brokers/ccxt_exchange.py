@@ -66,9 +66,14 @@ def _safe_string(d: Any, key: Any, default: Any = None) -> Any:
         v = d[key]
     except Exception:  # noqa: BLE001  # ccxt's rule: whatever cannot be indexed reads as missing
         return default
+    return _text(v, default) if v != "" else default
+
+
+def _text(v: Any, default: Any) -> Any:
+    """A value as ccxt's string readers give it: text, numbers (a Decimal too) as text."""
     t = type(v)
     if t is str:
-        return v if v != "" else default
+        return v
     if t is int or t is float:
         return str(v)
     if t is Decimal:
@@ -96,15 +101,7 @@ def _first_value(d: Any, keys: Any) -> Any:
 
 
 def _safe_string_n(d: Any, keys: Any, default: Any = None) -> Any:
-    v = _first_value(d, keys)
-    t = type(v)
-    if t is str:
-        return v
-    if t is int or t is float:
-        return str(v)
-    if t is Decimal:
-        return format(v, "f")
-    return default
+    return _text(_first_value(d, keys), default)
 
 
 _CASED = {"safe_string_lower": 1, "safe_string_lower_2": 2, "safe_string_lower_n": 0,

@@ -11,6 +11,7 @@ rewrites a file an operator wrote unless the cycle changed it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -103,7 +104,8 @@ def render(ctx: Ctx, files: Mapping[str, bytes], log_sink: Callable[[bytes], Non
     as they are made, and the ledger lines."""
     m = ctx.mem
     end: Event = ("cycle_end", {"memory": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}})
-    length, _, head = chain_to(log_sink, (*ctx.events, end), ctx.cycle, ctx.asof, m.log_seq, m.log_head)
+    length, _, head = chain_to(log_sink, itertools.chain(ctx.events, (end,)), ctx.cycle, ctx.asof, m.log_seq,
+                               m.log_head)
     ledger = b"".join(canonical.dumps_line(e) for e in ctx.ledger)
     return replace(ctx, outputs={**files, "pnl_ledger.jsonl": ledger}, log_head=head, log_length=length)
 

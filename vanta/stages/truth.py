@@ -22,6 +22,7 @@ for it in the snapshot) is logged as `fee_unvalued`, naming the currency and amo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -89,7 +90,7 @@ def _with(sb: SleeveBook, sym: str, lots: tuple[tuple[Decimal, Decimal], ...]) -
     return SleeveBook.make(**{**sb.__dict__, "positions": positions})
 
 
-def _unvalued(ctx: Ctx, noted: list[Fill]) -> list[Event]:
+def _unvalued(ctx: Ctx, noted: Sequence[Fill]) -> list[Event]:
     """`fee_unvalued` per fee a live broker charged in a currency vanta had no price for:
     not in the books, so named here (the fill's reason says it too)."""
     if not noted:
@@ -103,7 +104,7 @@ def _unvalued(ctx: Ctx, noted: list[Fill]) -> list[Event]:
             for f in noted for amount, ccy in unvalued_fees(f.reason)]
 
 
-def _in_kind(ctx: Ctx, noted: list[Fill]) -> Ctx:
+def _in_kind(ctx: Ctx, noted: Sequence[Fill]) -> Ctx:
     """Fees a live broker took in coins the books hold (`fee X IBM booked as V USD`): the fill
     paid their value V in cash, the broker took the coins instead. The order's sleeve (then
     the others, in order) gives up X of that asset's oldest lots and gets back the value of
@@ -162,8 +163,7 @@ def _in_kind(ctx: Ctx, noted: list[Fill]) -> Ctx:
 
 
 def run(ctx: Ctx) -> Ctx:
-    # Live fills with a note on their fees (paper fills have no reason).
-    noted = list(ctx.noted)  # live fills with a note on their fees (paper fills have none)
+    noted = ctx.noted  # live fills with a note on their fees (paper fills have none)
     ctx = _in_kind(ctx, noted)
     recorded = ctx.broker_answers.balances if ctx.broker_answers is not None else {}
     rails: list[Event] = [("rail_conversion", {"client_order_id": f.client_order_id, "status": f.status,
