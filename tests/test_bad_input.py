@@ -134,6 +134,13 @@ def _truncate(t: str) -> str:
     return t[: len(t) // 2]
 
 
+def _kill_switch_twice(t: str) -> str:
+    """An operator's edit that adds a key without removing the old one."""
+    old = '"global_kill_switch": false,'
+    assert old in t
+    return t.replace(old, '"global_kill_switch": true,\n  ' + old)
+
+
 def _trailing_comma(t: str) -> str:
     body = t.rstrip()
     assert body.endswith("}")
@@ -156,6 +163,9 @@ CASES = [
     # broken JSON: the message gives the line (and column)
     Case("truncated_file", "vault.json", text_edit=_truncate),
     Case("trailing_comma", "portfolio.json", text_edit=_trailing_comma),
+    # a key written twice: readers disagree on which counts
+    Case("key_written_twice", "vault_overlay.json", text_edit=_kill_switch_twice,
+         where="/global_kill_switch", found="'global_kill_switch'"),
     # wrong types
     Case("string_for_bool", "vault_overlay.json", edit(["global_kill_switch"], "maybe"),
          where="/global_kill_switch", found="'maybe'"),
@@ -163,6 +173,13 @@ CASES = [
          where="/global_kill_switch", found="'yes'"),
     Case("number_for_bool", "vault_overlay.json", edit(["global_kill_switch"], 1),
          where="/global_kill_switch", found="1"),
+    # an instant in the right form that names no real date or time
+    Case("impossible_date", "vault_overlay.json",
+         edit(["vaults", "V_QUIET", "flip"], {"persona": "aggressive", "expires_at": "2026-13-01T00:00:00Z"}),
+         where="/vaults/V_QUIET/flip/expires_at", found="2026-13-01T00:00:00Z"),
+    Case("impossible_time", "vault_overlay.json",
+         edit(["vaults", "V_QUIET", "flip"], {"persona": "aggressive", "expires_at": "2026-11-30T24:00:00Z"}),
+         where="/vaults/V_QUIET/flip/expires_at", found="2026-11-30T24:00:00Z"),
     Case("object_for_list", "vault.json", edit(["vaults", 0, "universe"], {"AAPL": 1}),
          where="/vaults/0/universe", found="AAPL"),
     Case("object_for_followers_list", "mirror_registry.json", edit(["followers"], {}),
@@ -473,3 +490,20 @@ def test_cycle_reads_hand_written_numbers(tmp_path: Path) -> None:
     p.write_text(new)
     r = vanta("cycle", "--home", str(root), "--asof", ASOF_1)
     assert r.returncode == 0, r.stderr
+
+
+def test_vouched_names_exactly_the_files_the_last_change_committed(templates: dict[str, Path],
+                                                                    tmp_path: Path) -> None:
+    """Only bytes the last cycle recorded skip the strict reader; a fresh home (no log) has none."""
+    from vanta.home import Home, vouched
+    from vanta.models import MEMORY_FILES
+
+    fresh = Home(templates["fresh"])
+    assert vouched(fresh, fresh.read_memory()) == frozenset()
+    root = tmp_path / "home"
+    shutil.copytree(templates["used"], root)
+    home = Home(root)
+    assert vouched(home, home.read_memory()) == frozenset(MEMORY_FILES)
+    p = root / "memory" / "vault_overlay.json"
+    p.write_text(p.read_text() + " ")  # same JSON, other bytes
+    assert vouched(home, home.read_memory()) == frozenset(MEMORY_FILES) - {"vault_overlay.json"}

@@ -177,16 +177,17 @@ def test_loads_reads_any_15_digit_number_exactly(pair: tuple[Decimal, str]) -> N
 
 
 @SETTINGS
-@given(_number_texts())
-def test_model_reads_any_15_digit_number_exactly(pair: tuple[Decimal, str]) -> None:
-    """Through validate.parse into a Decimal field, every <= 15 digit number is exact."""
+@given(_number_texts(), st.booleans())
+def test_model_reads_any_15_digit_number_exactly(pair: tuple[Decimal, str], vouched: bool) -> None:
+    """Through validate.parse into a Decimal field, every <= 15 digit number is exact, by
+    the fast reader (vouched bytes) and by the strict one."""
     from vanta.models import AccountPnl
     from vanta.validate import parse
 
     d, text = pair
     fields = ["equity", "cash", "market_value", "cost_basis", "realized_pnl", "unrealized_pnl", "trading_fees"]
     raw = "{" + ", ".join(f'"{f}": {text}' for f in fields) + "}"
-    m = parse(raw.encode(), AccountPnl, "x.json")
+    m = parse(raw.encode(), AccountPnl, "x.json", vouched)
     assert m.equity == d
     assert isinstance(m.equity, Decimal)
 
@@ -198,9 +199,9 @@ _LAYOUTS = ['{{"cash": {{"USD": "1"}}, "positions": {{"S": [[{t}, "2"]]}}}}',
 
 @SETTINGS
 @given(st.integers(10**15, 10**20).filter(lambda n: n % 10), st.integers(-12, 0), st.booleans(),
-       st.sampled_from(_LAYOUTS))
+       st.sampled_from(_LAYOUTS), st.booleans())
 def test_model_never_reads_a_long_number_through_a_double(n: int, exp: int, exponent_form: bool,
-                                                          layout: str) -> None:
+                                                          layout: str, vouched: bool) -> None:
     """A number with more than 15 significant digits is read exactly or refused, wherever and
     however it is written: the fast reader's scan must send every such file to the exact reader."""
     from vanta.models import Account
@@ -209,7 +210,7 @@ def test_model_never_reads_a_long_number_through_a_double(n: int, exp: int, expo
     d = Decimal(n).scaleb(exp)
     text = str(d) if exponent_form else format(d, "f")
     try:
-        acct = parse(layout.format(t=text).encode(), Account, "x.json")
+        acct = parse(layout.format(t=text).encode(), Account, "x.json", vouched)
     except InputError as e:
         assert "significant digits" in e.problem or "larger than a JSON number" in e.problem, e.problem
         return
@@ -386,3 +387,35 @@ def test_dumps_output_is_readable_by_loads(n: int) -> None:
     except (TypeError, ValueError):
         return  # refusing to write is fine
     assert loads(out, "x.json") == {"a": n}
+
+
+# ---------------------------------------------------------------- keys written twice
+
+
+@pytest.mark.parametrize("text, where, key", [
+    ('{"a": 1, "a": 2}', "/a", "a"),
+    ('{"kill_switch": true, "x": {"y": [1]}, "kill_switch": false}', "/kill_switch", "kill_switch"),
+    ('{"vaults": {"V": {"flip": null, "maintenance": false, "maintenance": true}}}', "/vaults/V/maintenance",
+     "maintenance"),
+    ('{"followers": [{"id": "F1"}, {"id": "F2", "scale": 1, "scale": 2}]}', "/followers/1/scale", "scale"),
+    ('[{"b": 1}, {"c": {"d": 1, "d": 1}}]', "/1/c/d", "d"),
+])
+def test_loads_refuses_a_key_written_twice(text: str, where: str, key: str) -> None:
+    """Readers disagree on which of two equal keys counts (orjson and json take the last,
+    others the first): an operator's `"kill_switch": true` above a stale `false` must not
+    silently lose. The message names the key and where it is."""
+    with pytest.raises(InputError) as e:
+        loads(text.encode(), "f.json")
+    assert (e.value.file, e.value.path) == ("f.json", where)
+    assert repr(key) in e.value.problem and "twice" in e.value.problem and e.value.fix
+
+
+def test_only_vouched_bytes_skip_the_strict_reader() -> None:
+    """The fast reader (orjson) would take the last of two equal keys: it reads only bytes
+    vanta itself committed; anything else goes to the strict reader."""
+    from vanta.canonical import loads_for_model
+
+    raw = b'{"a": 1, "a": 2}'
+    with pytest.raises(InputError):
+        loads_for_model(raw, "f.json", vouched=False)
+    assert loads_for_model(raw, "f.json", vouched=True) == {"a": 2}

@@ -147,7 +147,8 @@ def test_replay_without_arguments_outside_a_home_is_a_usage_error(tmp_path: Path
     assert r.returncode == 2, r.stderr
 
 
-@pytest.mark.parametrize("asof", ["yesterday", "2026-11-01", "2026-11-01T00:00:00+00:00"])
+@pytest.mark.parametrize("asof", ["yesterday", "2026-11-01", "2026-11-01T00:00:00+00:00", "2026-13-01T00:00:00Z",
+                                  "2026-02-29T00:00:00Z", "2026-11-01T24:00:00Z", "\uff12026-11-01T00:00:00Z"])
 def test_cycle_with_a_bad_asof_is_a_usage_error(home: Path, asof: str) -> None:
     before = snapshot(home)
     r = vanta("cycle", "--home", str(home), "--asof", asof)

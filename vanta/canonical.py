@@ -6,8 +6,10 @@ rules on one line.
 
 Reading: numbers are read as exactly the decimal written. A number that a JSON
 reader built on binary floats could not carry exactly (more than 15 significant
-digits, or an integer beyond 2**53) is refused, so a file means the same thing to
-every reader.
+digits, or an integer beyond 2**53) is refused, and so is a key written twice in one
+object (readers disagree on which one counts: a second `"kill_switch": false` under
+an operator's `true` must not silently win), so a file means the same thing to every
+reader.
 """
 
 from __future__ import annotations
@@ -153,6 +155,49 @@ def _parse_constant(text: str) -> Any:
     raise _Refused(text, f"{text} is not a number", 'write a finite decimal number, such as "0.12"')
 
 
+class _Duplicate(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _Duplicate(k)
+            seen.add(k)
+    return obj
+
+
+def _duplicate_where(text: str) -> str:
+    """JSON path of the first key written twice (only on the error path): parse again,
+    marking the first object with a repeated key, then find the mark."""
+    marked: list[tuple[dict[str, Any], str]] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs) and not marked:
+            keys = [k for k, _ in pairs]
+            marked.append((obj, next(k for i, k in enumerate(keys) if k in keys[:i])))
+        return obj
+
+    tree = json.loads(text, object_pairs_hook=hook, parse_float=str, parse_int=str, parse_constant=str)
+    target, key = marked[0]
+    stack: list[tuple[Any, str]] = [(tree, "")]
+    while stack:
+        node, path = stack.pop()
+        if node is target:
+            return f"{path}/{key}"
+        if isinstance(node, dict):
+            stack.extend((v, f"{path}/{k}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{path}/{i}") for i, v in enumerate(node))
+    return f"/{key}"
+
+
 def _where(text: str, token: str) -> str:
     """JSON path of the first value written as `token` (only on the error path):
     parse again with that token replaced by a marker, then find the marker."""
@@ -181,17 +226,19 @@ def _where(text: str, token: str) -> str:
 
 
 def loads(raw: bytes, file: str) -> Any:
-    """Parse JSON; numbers come back as int or as exactly the Decimal written.
+    """Parse JSON; numbers come back as int or as exactly the Decimal written; a key
+    written twice in one object is refused.
 
     Raises:
-        InputError: naming `file`, the line and column, the problem and the fix.
+        InputError: naming `file`, the line and column (or the JSON path), the problem and the fix.
     """
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(file, "", f"not UTF-8 text (byte {e.start})", "save the file as UTF-8") from None
     try:
-        return json.loads(text, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_parse_constant)
+        return json.loads(text, object_pairs_hook=_unique, parse_float=_parse_float, parse_int=_parse_int,
+                          parse_constant=_parse_constant)
     except json.JSONDecodeError as e:
         raise InputError(
             file, f"line {e.lineno} column {e.colno}", f"not valid JSON: {e.msg}",
@@ -199,18 +246,24 @@ def loads(raw: bytes, file: str) -> Any:
         ) from None
     except _Refused as e:
         raise InputError(file, _where(text, e.token), e.problem, e.fix) from None
+    except _Duplicate as e:
+        raise InputError(file, _duplicate_where(text), f"the key {e.key!r} is written twice in one object",
+                         "keep only one of them: JSON readers disagree on which one counts") from None
 
 
-def loads_for_model(raw: bytes, file: str) -> Any:
+def loads_for_model(raw: bytes, file: str, vouched: bool) -> Any:
     """Parse JSON for model validation, fast where that is exact.
 
-    orjson reads a JSON number as a double, and pydantic turns a double into a
-    Decimal through its shortest repr: exact for up to 15 significant digits and
-    ordinary exponents. Files with a longer digit run or an exponent go to `loads`,
-    which refuses what a double cannot carry. Either way the model gets the value
-    written.
+    Bytes that are not `vouched` (not exactly what vanta last committed: a file an
+    operator wrote or edited) go to `loads`, which also refuses a key written twice.
+    Vouched bytes were rendered by vanta from a validated model, so they have no
+    repeated key and orjson may read them: orjson reads a JSON number as a double, and
+    pydantic turns a double into a Decimal through its shortest repr: exact for up to
+    15 significant digits and ordinary exponents. Files with a longer digit run or an
+    exponent go to `loads`, which refuses what a double cannot carry. Either way the
+    model gets the value written.
     """
-    if _doubles_exact(raw):
+    if vouched and _doubles_exact(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -32,11 +32,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for
 
 
 def _asof(asof: str | None) -> str | None:
-    """Every --asof is checked where it is parsed: a UTC instant, or a usage error (exit 2)."""
-    import re
+    """Every --asof is checked where it is parsed: a real UTC instant, or a usage error (exit 2)."""
+    if asof is not None:
+        from vanta.models import instant
 
-    if asof is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", asof):
-        raise typer.BadParameter(f"{asof!r} is not a UTC instant like 2026-11-21T00:00:00Z", param_hint="--asof")
+        try:
+            instant(asof)
+        except ValueError as e:
+            raise typer.BadParameter(f"{asof!r} is {e}", param_hint="--asof") from None
     return asof
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import localcontext
@@ -24,7 +24,7 @@ from vanta import __version__, bundle, canonical, faults, feed, journal
 from vanta.brokers.paper import PaperBroker
 from vanta.context import Ctx, Edge, Memory
 from vanta.errors import StateError
-from vanta.home import Home, locked, log_tail, now_asof
+from vanta.home import Home, locked, log_tail, now_asof, vouched
 from vanta.models import (
     APPEND_FILES,
     MEMORY_FILES,
@@ -107,8 +107,9 @@ def drive(edge: Edge, progress: Progress | None = None) -> tuple[Ctx, dict[str, 
     return ctx, timings
 
 
-def memory_from_raw(raw: dict[str, bytes], log_seq: int, log_head: str, prefix: str) -> Memory:
-    models = parse_memory(raw, prefix)
+def memory_from_raw(raw: dict[str, bytes], log_seq: int, log_head: str, prefix: str,
+                    vouched: Collection[str]) -> Memory:
+    models = parse_memory(raw, vouched, prefix)
     cross_check(models, prefix)
     return Memory(
         vault=models["vault.json"], overlay=models["vault_overlay.json"],  # type: ignore[arg-type]
@@ -177,7 +178,7 @@ class LiveEdge:
     def load(self) -> tuple[int, str, Memory]:
         raw = self.home.read_memory()
         seq, head = log_tail(self.home.log)
-        mem = memory_from_raw(raw, seq, head, "memory/")
+        mem = memory_from_raw(raw, seq, head, "memory/", vouched(self.home, raw))
         self.home.check_history(mem.portfolio.cycle)
         cycle, asof = mem.portfolio.cycle + 1, self.asof
         if self.home.inflight.exists():

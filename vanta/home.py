@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,6 +127,18 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
                 line: dict[str, Any] = canonical.loads(lines[-1], "memory/trade_log.jsonl")
                 return line
             chunk *= 4
+
+
+def vouched(home: Home, raw: Mapping[str, bytes]) -> frozenset[str]:
+    """The memory files whose bytes are exactly what the last committed change (a cycle,
+    or an admin command) recorded in the trade log: vanta rendered them, so they need
+    not be read as a stranger's file (see `canonical.loads_for_model`)."""
+    line = last_log_line(home.log)
+    data = line.get("data") if line else None
+    recorded = data.get("memory") if isinstance(data, dict) else None
+    if not isinstance(recorded, dict):
+        return frozenset()
+    return frozenset(n for n, b in raw.items() if recorded.get(n) == hashlib.sha256(b).hexdigest())
 
 
 def log_tail(path: Path) -> tuple[int, str]:

@@ -9,6 +9,8 @@ construction, so a file's bytes depend on its content only.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from operator import attrgetter
@@ -42,8 +44,21 @@ Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False), _ser]
 Conviction = Annotated[Decimal, Field(ge=-1, le=1, allow_inf_nan=False), _ser]
 Bps = Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False), _ser]
 
-Asof = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")]
-"""UTC instant, second precision: `2026-11-21T00:00:00Z` (sorts as text)."""
+def instant(text: str) -> str:
+    """`text` if it is a real UTC instant in vanta's one format, else ValueError ("problem; fix")."""
+    if not _INSTANT.fullmatch(text):
+        raise ValueError("not a UTC instant in the form 2026-11-21T00:00:00Z; write it in that form")
+    try:
+        datetime.fromisoformat(text)  # the pattern lets through 2026-13-01 or 25:00:00
+    except ValueError:
+        raise ValueError("not a real date and time; write an existing UTC instant such as "
+                         "2026-11-21T00:00:00Z") from None
+    return text
+
+
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
+Asof = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"), AfterValidator(instant)]
+"""UTC instant, second precision: `2026-11-21T00:00:00Z` (sorts as text), a date and time that exist."""
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9.]{0,19}(/[A-Z0-9]{1,10})?$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]

@@ -50,18 +50,19 @@ class ReplayEdge:
     def load(self) -> tuple[int, str, Memory]:
         raw = {n: self._blob(f"memory/{n}") for n in MEMORY_FILES}
         prefix = f"replays/cycles/{self.man.cycle:06d}.json:inputs/memory/"
-        mem = cycle.memory_from_raw(raw, self.man.log_seq_before, self.man.log_head_before, prefix)
+        # The recorded inputs are the bytes that cycle read and accepted, addressed by their sha256.
+        mem = cycle.memory_from_raw(raw, self.man.log_seq_before, self.man.log_head_before, prefix, raw)
         return self.man.cycle, self.man.asof, mem
 
     def market(self, ctx: Ctx) -> MarketSnapshot:
-        return parse(self._blob("market_snapshot.json"), MarketSnapshot, "market_snapshot.json")
+        return parse(self._blob("market_snapshot.json"), MarketSnapshot, "market_snapshot.json", vouched=True)
 
     def rendered(self, ctx: Ctx, files: Any) -> Callable[[bytes], None]:
         self.log = _SpanCheck(self.home, _LOG, self.man.appends.get(_LOG))
         return self.log
 
     def execute(self, ctx: Ctx) -> BrokerAnswers:
-        return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json")
+        return parse(self._blob("broker_answers.json"), BrokerAnswers, "broker_answers.json", vouched=True)
 
     def commit(self, ctx: Ctx) -> None:
         produced = {f"memory/{n}": data for n, data in ctx.outputs.items()}

@@ -7,14 +7,15 @@ from decimal import Decimal
 from typing import Any
 
 from vanta.cycle import memory_from_raw
-from vanta.home import Home, log_tail
+from vanta.home import Home, log_tail, vouched
 from vanta.models import SleeveFees, SleevePnl
 from vanta.pool_admin import register
 
 
 def collect(home: Home) -> dict[str, Any]:
     seq, head = log_tail(home.log)
-    mem = memory_from_raw(home.read_memory(), seq, head, "memory/")
+    raw = home.read_memory()
+    mem = memory_from_raw(raw, seq, head, "memory/", vouched(home, raw))
     ov = mem.overlay
     vaults = []
     for v in mem.vault.vaults:

@@ -8,7 +8,7 @@ starts on inconsistent state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -88,8 +88,10 @@ def _describe(err: Any) -> tuple[str, str]:
     return problem, _FIXES.get(kind, "correct the value (see schemas/ for the format)")
 
 
-def parse(raw: bytes, model: type[M], file: str) -> M:
-    data = canonical.loads_for_model(raw, file)
+def parse(raw: bytes, model: type[M], file: str, vouched: bool = False) -> M:
+    """`raw` as a `model`, or an InputError. `vouched`: the bytes are exactly what vanta
+    last committed (see `canonical.loads_for_model`)."""
+    data = canonical.loads_for_model(raw, file, vouched)
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -100,8 +102,9 @@ def parse(raw: bytes, model: type[M], file: str) -> M:
         raise InputError(file, json_path(tuple(errors[0]["loc"])), problem, fix) from None
 
 
-def parse_memory(raw: Mapping[str, bytes], prefix: str = "memory/") -> dict[str, Model]:
-    return {name: parse(raw[name], model, prefix + name) for name, model in MEMORY_FILES.items()}
+def parse_memory(raw: Mapping[str, bytes], vouched: Collection[str], prefix: str = "memory/") -> dict[str, Model]:
+    """Every memory file as its model; `vouched`: the names whose bytes vanta last committed."""
+    return {name: parse(raw[name], model, prefix + name, name in vouched) for name, model in MEMORY_FILES.items()}
 
 
 def cross_check(models: Mapping[str, Any], prefix: str = "memory/") -> None:
