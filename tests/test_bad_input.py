@@ -163,6 +163,7 @@ CASES = [
     # broken JSON: the message gives the line (and column)
     Case("truncated_file", "vault.json", text_edit=_truncate),
     Case("trailing_comma", "portfolio.json", text_edit=_trailing_comma),
+    Case("byte_order_mark", "vault_overlay.json", text_edit=lambda t: "\ufeff" + t, found="byte-order mark"),
     # a key written twice: readers disagree on which counts
     Case("key_written_twice", "vault_overlay.json", text_edit=_kill_switch_twice,
          where="/global_kill_switch", found="'global_kill_switch'"),

@@ -236,6 +236,9 @@ def loads(raw: bytes, file: str) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(file, "", f"not UTF-8 text (byte {e.start})", "save the file as UTF-8") from None
+    if text.startswith("\ufeff"):  # some Windows editors add one; JSON forbids it
+        raise InputError(file, "line 1 column 1", "the file starts with a byte-order mark (BOM)",
+                         "save it as UTF-8 without a BOM") from None
     try:
         return json.loads(text, object_pairs_hook=_unique, parse_float=_parse_float, parse_int=_parse_int,
                           parse_constant=_parse_constant)
