@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import tempfile
 from datetime import UTC, datetime
@@ -370,6 +371,7 @@ def test_chain_passes_check_log(log: tuple[list[list[tuple[str, dict]]], list[st
     assert problems == []
     assert lines == seq == sum(len(b) for b in batches)
     assert last == head
+    assert check_log(io.BytesIO(raw)) == (problems, lines, last)  # as verify reads the file: a line at a time
     flat = [e for b in batches for e in b]
     prev = GENESIS
     for n, (line, (kind, data)) in enumerate(zip(raw.split(b"\n")[:-1], flat, strict=True), 1):
@@ -399,6 +401,7 @@ def test_check_log_reports_any_one_byte_edit_in_data(log: tuple[list[list[tuple[
     lines[i] = bytes(edited)
     problems, _, _ = check_log(b"\n".join(lines) + b"\n")
     assert problems, f"edit of line {i + 1} byte {pos} ({chr(old)!r} -> {new:#04x}) not reported"
+    assert check_log(io.BytesIO(b"\n".join(lines) + b"\n"))[0] == problems
 
 
 def _two_line_log(data2: dict[str, Any]) -> list[bytes]:
@@ -607,3 +610,23 @@ def test_vault_model_orders_are_funded(tmp_path: Path, seed: int, band: str) -> 
     recs = [json.loads(line) for line in raw.split(b"\n")[:-1]]
     assert [r for r in recs if r["kind"] == "vault_order"], "the vault never traded"
     assert [r["data"] for r in recs if r["kind"] == "reject"] == []
+
+
+@pytest.mark.parametrize("tail", [b"", b'{"asof":', b"not json"])
+def test_check_log_reports_a_torn_or_broken_last_line(tail: bytes) -> None:
+    raw = b"\n".join(_two_line_log({"x": 1})) + b"\n" + tail
+    problems, lines, _ = check_log(io.BytesIO(raw))
+    assert lines == 2
+    assert bool(problems) == bool(tail), problems
+    if tail:
+        assert problems[-1] == "memory/trade_log.jsonl: last line is incomplete"
+
+
+def test_check_log_tells_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    from vanta import verify as verify_mod
+
+    monkeypatch.setattr(verify_mod, "_PROGRESS_EVERY", 100)
+    raw, _, _ = chain([("a", {"x": "y" * 150})] * 5, 1, "2026-11-21T00:00:00Z", 0, GENESIS)
+    told: list[str] = []
+    assert check_log(raw, None, told.append)[0] == []
+    assert len(told) == 5 and told[-1].endswith("5 lines checked"), told

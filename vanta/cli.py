@@ -8,6 +8,7 @@ Heavy modules are imported inside the commands, so `vanta --help` stays fast.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -126,6 +127,21 @@ def cycle(
     _done()
 
 
+def _throttled() -> Callable[[str], None]:
+    """Progress for long work on stderr: quiet for the first second, then a line a second."""
+    import time
+
+    last = [time.monotonic()]
+
+    def say(text: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 1.0:
+            last[0] = now
+            _err(f"  {text}")
+
+    return say
+
+
 def _waiting(events: Any) -> None:
     """Orders a live broker could not take this cycle stay queued; say so, and why (the fix)."""
     reasons = [d["reason"] for kind, d in events if kind == "order_deferred"]
@@ -196,7 +212,7 @@ def verify(home: HomeOpt = None, json: JsonOpt = False) -> None:
 
     h = home_mod.resolve(home)
     with home_mod.settled(h):
-        problems, summary = run_verify(h)
+        problems, summary = run_verify(h, _throttled())
     if json:
         _json({**summary, "ok": not problems, "problems": problems})
     else:

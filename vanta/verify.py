@@ -4,8 +4,12 @@ last committed cycle. Problems are returned as values, each naming its file."""
 from __future__ import annotations
 
 import hashlib
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
+
+import orjson
 
 from vanta import bundle, canonical
 from vanta.errors import InputError, StateError
@@ -28,22 +32,42 @@ class AdminLine:
     """sha256 of each memory file after the change."""
 
 
-def check_log(raw: bytes, admin: dict[int, AdminLine] | None = None) -> tuple[list[str], int, str]:
-    """Recompute the chain. Returns (problems, lines, last hash). With `admin`, also
-    collects the admin lines (by their starting byte offset)."""
+Progress = Callable[[str], None]
+"""Told how far a long check has come (the CLI prints it on stderr, at most once a second)."""
+_PROGRESS_EVERY = 16 << 20
+
+
+def check_log(source: bytes | BinaryIO, admin: dict[int, AdminLine] | None = None,
+              progress: Progress | None = None) -> tuple[list[str], int, str]:
+    """Recompute the chain of the log in `source` (its bytes, or a file open for reading,
+    read a line at a time: a year of a large home's log is far larger than memory).
+    Returns (problems, lines, last hash). With `admin`, also collects the admin lines
+    (by their starting byte offset)."""
     problems: list[str] = []
     head, seq = GENESIS, 0
     start = 0
-    lines = raw.split(b"\n")[:-1] if raw.endswith(b"\n") else raw.split(b"\n") if raw else []  # empty: a new home
-    for n, line in enumerate(lines, 1):
+    torn = False
+    told = _PROGRESS_EVERY
+    for n, line in enumerate(io.BytesIO(source) if isinstance(source, bytes) else source, 1):
+        size = len(line)
+        if line.endswith(b"\n"):
+            line = line[:-1]
+        else:
+            torn = True  # only the last line can end without one
         where = f"memory/trade_log.jsonl:line {n}"
         try:
-            rec = canonical.loads(line, "memory/trade_log.jsonl")
+            # orjson is safe here: the line must also equal its canonical form rendered
+            # again below, so a float, a big integer or a repeated key cannot pass.
+            rec = orjson.loads(line)
             h = rec.pop("hash")
-        except (InputError, KeyError, AttributeError):
+        except (orjson.JSONDecodeError, KeyError, AttributeError, TypeError):
             problems.append(f"{where}: not a log line")
             break
-        body = canonical.dumps_line(rec)[:-1]
+        try:
+            body = canonical.dumps_line(rec)[:-1]
+        except TypeError:  # a float or an integer beyond 2**53: vanta never writes them
+            problems.append(f"{where}: not in canonical form (a number vanta does not write)")
+            break
         if rec.get("prev") != head:
             problems.append(f"{where}: prev is {rec.get('prev')}, expected {head} (chain broken)")
             break
@@ -61,8 +85,11 @@ def check_log(raw: bytes, admin: dict[int, AdminLine] | None = None) -> tuple[li
         if admin is not None and rec.get("kind") in ADMIN_KINDS:
             memory = rec.get("data", {}).get("memory") if isinstance(rec.get("data"), dict) else None
             admin[start] = AdminLine(start + len(line) + 1, seq, h, memory if isinstance(memory, dict) else {})
-        start += len(line) + 1
-    if raw and not raw.endswith(b"\n"):
+        start += size
+        if progress is not None and start >= told:
+            progress(f"trade log: {start >> 20} MB, {n} lines checked")
+            told = start + _PROGRESS_EVERY
+    if torn:
         problems.append("memory/trade_log.jsonl: last line is incomplete")
     return problems, seq, head
 
@@ -87,11 +114,15 @@ def _check_memory(home: Home, want: dict[str, str], who: str) -> list[str]:
     return problems
 
 
-def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
+def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dict[str, Any]]:
     problems: list[str] = []
-    log = home.log.read_bytes() if home.log.exists() else b""
     admin: dict[int, AdminLine] = {}
-    p, lines, head = check_log(log, admin)
+    if home.log.exists():
+        with open(home.log, "rb") as fh:
+            p, lines, head = check_log(fh, admin, progress)
+            log_size = fh.seek(0, io.SEEK_END)
+    else:
+        p, lines, head, log_size = [], 0, GENESIS, 0
     problems += p
     log_rel = "memory/trade_log.jsonl"
     have = bundle.cycles(home)
@@ -99,6 +130,8 @@ def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
     ends: dict[str, int] = {}
     last = None
     for i, n in enumerate(have, 1):
+        if progress is not None:
+            progress(f"replay bundles: {i - 1} of {len(have)} checked")
         name = f"replays/cycles/{n:06d}.json"
         if n != i:
             problems.append(f"{name}: expected cycle {i} here (bundles must be contiguous from 1)")
@@ -123,8 +156,8 @@ def verify(home: Home) -> tuple[list[str], dict[str, Any]]:
             problems.append(f"{name}: log_head_before does not continue the previous cycle's log")
         prev_head, last = man.log_head_after, man
     # Memory as last committed: by the admin lines after the last cycle, if any.
-    tail_end, tail = _skip_admin(admin, ends.get(log_rel, 0), len(log))
-    if tail is not None and tail_end == len(log):
+    tail_end, tail = _skip_admin(admin, ends.get(log_rel, 0), log_size)
+    if tail is not None and tail_end == log_size:
         problems += _check_memory(home, tail.memory, f"the registry update at trade log line {tail.seq}")
     elif last is not None:
         problems += _check_memory(home, {n: last.outputs[f"memory/{n}"] for n in MEMORY_FILES}, f"cycle {last.cycle}")
