@@ -289,3 +289,18 @@ def test_a_file_that_is_not_a_store_is_left_alone(tmp_path: Path) -> None:
     with pytest.raises(secrets.SecretsError, match="not a vanta secrets file"):
         secrets.prepare({"ref": [{"api_key": "env:X"}]}, tmp_path / "home", {"VANTA_SECRETS_FILE": str(path)})
     assert path.read_text() == '{"hello": 1}\n'
+
+
+def test_a_key_field_written_twice_is_named_without_its_values(home: Path, tmp_path: Path,
+                                                               store: dict[str, str]) -> None:
+    p = write(tmp_path, packet(api_key=API_KEY, api_secret=API_SECRET))
+    text = p.read_text()
+    one = f'"api_key": "{API_KEY}"'
+    assert one in text
+    p.write_text(text.replace(one, f'{one}, "api_key": "{API_KEY}x"'))
+    before = home_files(home)
+    r = vanta("onboard", p, "--home", home, "--asof", ADMIN_1, env=store)
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.startswith(f"Error: {p}:/brokers/equities/api_key: the key 'api_key' is written twice"), r.stderr
+    assert API_KEY not in r.stderr + r.stdout and API_SECRET not in r.stderr + r.stdout
+    assert home_files(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()

@@ -140,7 +140,8 @@ def parse_packet(raw: bytes, file: str) -> Packet:
         if not (e.path.startswith("/brokers") or e.problem.startswith("unknown field")):
             raise
         problem, fix = _FOUND.sub(lambda m: ", value not shown" + (m.group("more") or ""), e.problem, count=1), e.fix
-        if problem == e.problem and not problem.startswith("required field is missing"):
+        if problem == e.problem and not problem.startswith(("required field is missing", "the key ")):
+            # (a key written twice: the message names the key, never its value)
             # canonical's refusals quote the number in the problem and the fix
             problem, fix = "not a valid value (the value is not shown: it may be a key)", "write it as a string"
         raise InputError(e.file, e.path, problem, fix) from None
