@@ -15,7 +15,7 @@ from typing import Any
 
 from vanta import journal
 from vanta.errors import StateError
-from vanta.home import GENESIS, Home, last_log_line, now_asof, vouched
+from vanta.home import GENESIS, Home, digests, last_log_line, now_asof, vouched
 from vanta.models import MEMORY_FILES, Model, PortfolioFile, RegistryFile, VaultFile
 from vanta.stages.commit import chain
 from vanta.validate import cross_check, parse_memory
@@ -38,7 +38,7 @@ def read(home: Home) -> Current:
         raise StateError("a cycle was interrupted after sending orders and must finish on the memory it "
                          "started from; run `vanta cycle` to finish it, then run this command again")
     raw = home.read_memory()
-    models = parse_memory(raw, vouched(home, raw))
+    models = parse_memory(raw, vouched(home, digests(raw)))
     cross_check(models)
     cur = Current(raw, models["vault.json"], models["mirror_registry.json"],  # type: ignore[arg-type]
                   models["portfolio.json"], models)  # type: ignore[arg-type]

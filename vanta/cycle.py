@@ -9,7 +9,6 @@ the journal with the replay bundle.
 from __future__ import annotations
 
 import gc
-import hashlib
 import time
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -24,7 +23,7 @@ from vanta import __version__, bundle, canonical, faults, feed, journal
 from vanta.brokers.paper import PaperBroker
 from vanta.context import Ctx, Edge, Memory
 from vanta.errors import StateError
-from vanta.home import Home, locked, log_tail, now_asof, vouched
+from vanta.home import Home, digests, locked, log_tail, now_asof, vouched
 from vanta.models import (
     APPEND_FILES,
     MEMORY_FILES,
@@ -119,10 +118,6 @@ def memory_from_raw(raw: dict[str, bytes], log_seq: int, log_head: str, prefix: 
         raw=raw, log_seq=log_seq, log_head=log_head)
 
 
-def _inputs_digest(raw: dict[str, bytes]) -> dict[str, str]:
-    return {name: hashlib.sha256(raw[name]).hexdigest() for name in sorted(raw)}
-
-
 @dataclass
 class CycleReport:
     cycle: int
@@ -178,14 +173,15 @@ class LiveEdge:
     def load(self) -> tuple[int, str, Memory]:
         raw = self.home.read_memory()
         seq, head = log_tail(self.home.log)
-        mem = memory_from_raw(raw, seq, head, "memory/", vouched(self.home, raw))
+        self.inputs = digests(raw)  # hashed once: for the fast reader, and the in-flight record
+        mem = memory_from_raw(raw, seq, head, "memory/", vouched(self.home, self.inputs))
         self.home.check_history(mem.portfolio.cycle)
         cycle, asof = mem.portfolio.cycle + 1, self.asof
         if self.home.inflight.exists():
             # A cycle died after orders may have reached the broker: finish that same
             # cycle (same asof, same inputs, same client order ids), never a new one.
             rec = canonical.loads(self.home.inflight.read_bytes(), str(self.home.inflight))
-            if rec["inputs"] != _inputs_digest(raw):
+            if rec["inputs"] != self.inputs:
                 raise StateError(
                     f"cycle {rec['cycle']} was interrupted after sending orders, and memory/ has changed "
                     "since; restore memory/ to its state at that time (git checkout memory/) and run "
@@ -242,7 +238,7 @@ class LiveEdge:
         orders = ctx.to_submit
         if orders:
             record: dict[str, Any] = {"cycle": ctx.cycle, "asof": ctx.asof,
-                                      "inputs": _inputs_digest(dict(ctx.mem.raw)),
+                                      "inputs": self.inputs,
                                       "submitting": [o.client_order_id for o in orders]}
             if ctx.vault.market_data.source == "ccxt" and ctx.snap is not None:
                 record["market_snapshot"] = ctx.snap.to_json()
@@ -302,7 +298,7 @@ class LiveEdge:
         if log.length != ctx.log_length:
             raise AssertionError("the trade log streamed to staging is not the one rendered")
         lengths = {f"memory/{n}": ctx.log_length if n == _LOG else len(ctx.outputs[n]) for n in APPEND_FILES}
-        digests = {rel: log.close() if rel == log.rel
+        appended = {rel: log.close() if rel == log.rel
                    else staging.append(rel, ctx.outputs[rel[len("memory/"):]]) if lengths[rel]
                    else self.pool.submit(bundle.digest, b"")
                    for rel in lengths}
@@ -310,7 +306,7 @@ class LiveEdge:
         inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
         inputs["broker_answers.json"] = self._stored_answers
         spans = {rel: Span.make(offset=journal.size_of(self.home.root / rel), length=length,
-                                sha256=digests[rel].result()) for rel, length in lengths.items()}
+                                sha256=appended[rel].result()) for rel, length in lengths.items()}
         man = Manifest.make(
             schema_version="vanta.replay_manifest/1", cycle=ctx.cycle, asof=ctx.asof,
             vanta_version=__version__, inputs=self._stored(inputs), outputs=self._stored(outputs),

@@ -129,7 +129,7 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
             chunk *= 4
 
 
-def vouched(home: Home, raw: Mapping[str, bytes]) -> frozenset[str]:
+def vouched(home: Home, digests: Mapping[str, str]) -> frozenset[str]:
     """The memory files whose bytes are exactly what the last committed change (a cycle,
     or an admin command) recorded in the trade log: vanta rendered them, so they need
     not be read as a stranger's file (see `canonical.loads_for_model`)."""
@@ -138,7 +138,12 @@ def vouched(home: Home, raw: Mapping[str, bytes]) -> frozenset[str]:
     recorded = data.get("memory") if isinstance(data, dict) else None
     if not isinstance(recorded, dict):
         return frozenset()
-    return frozenset(n for n, b in raw.items() if recorded.get(n) == hashlib.sha256(b).hexdigest())
+    return frozenset(n for n, d in digests.items() if recorded.get(n) == d)
+
+
+def digests(raw: Mapping[str, bytes]) -> dict[str, str]:
+    """sha256 of each file, by name, in name order."""
+    return {name: hashlib.sha256(raw[name]).hexdigest() for name in sorted(raw)}
 
 
 def log_tail(path: Path) -> tuple[int, str]:
