@@ -136,10 +136,13 @@ class Edge(Protocol):
         """Answers for `ctx.to_submit`, one per order."""
         ...
 
-    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None]:
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> tuple[Callable[[bytes], None],
+                                                                      Callable[[], dict[str, str]]]:
         """The memory files, as soon as the commit stage has rendered them (before the
         trade log): the live edge starts writing them. Returns where the trade log's
-        bytes go, chunk by chunk, as they are rendered (the log is never held whole)."""
+        bytes go, chunk by chunk, as they are rendered (the log is never held whole),
+        and what gives the files' sha256 by name for `cycle_end` once the log's events
+        are rendered (the edge hashes them on its threads meanwhile)."""
         ...
 
     def commit(self, ctx: Ctx) -> None:

@@ -277,16 +277,18 @@ class LiveEdge:
         self._stored_answers = self._put(answers_bytes(answers, list(map(lines.__getitem__, by_id))))
         return answers
 
-    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> Callable[[bytes], None]:
+    def rendered(self, ctx: Ctx, files: Mapping[str, bytes]) -> tuple[Callable[[bytes], None],
+                                                                      Callable[[], dict[str, str]]]:
         self._staging = staging = journal.Staging(self.home, self.pool)
         for n in MEMORY_FILES:
             if files[n] != ctx.mem.raw[n]:
                 staging.file(f"memory/{n}", files[n])
         inputs = self._inputs(ctx)
-        self._outputs = {f"memory/{n}": inputs[n] if files[n] is ctx.mem.raw[n] else self._put(files[n])
-                         for n in MEMORY_FILES}
+        self._outputs = outputs = {f"memory/{n}": inputs[n] if files[n] is ctx.mem.raw[n] else self._put(files[n])
+                                   for n in MEMORY_FILES}
         self._log = staging.stream(f"memory/{_LOG}")
-        return self._log.write
+        # The bundle's objects are addressed by sha256: storing the files hashed them.
+        return self._log.write, lambda: {n: outputs[f"memory/{n}"].result()[0] for n in MEMORY_FILES}
 
     def commit(self, ctx: Ctx) -> None:
         # The commit stage gave the rendered files and streamed the log (`rendered`), and

@@ -11,10 +11,8 @@ rewrites a file an operator wrote unless the cycle changed it.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
 
 import orjson
 
@@ -43,20 +41,26 @@ def chain_to(sink: Callable[[bytes], None], events: Iterable[Event], cycle: int,
     """
     out = bytearray()  # one reused chunk buffer: its pages are touched once, not once per MB of log
     made = 0
-    # Sorted keys put `prev` and `seq` last, after `kind`: the event is dumped once without
-    # them (one envelope dict, reused) and they are written as text, which is what orjson
-    # would write for a 64-hex string and an int. `seal`, inlined, adds the hash.
-    envelope: dict[str, Any] = {"asof": asof, "cycle": cycle, "data": None, "kind": None}
+    # Sorted keys fix a line's layout: asof, cycle, data, [hash,] kind, prev, seq. Only `data` goes
+    # through orjson; the rest is byte templates of what orjson writes for those values (a JSON
+    # string, an int), so no envelope is dumped and no line is searched for where `hash` goes.
+    # The body `seal` hashes is fed to sha256 in its three parts instead of being built.
+    start = b'{"asof":%s,"cycle":%d,"data":' % (orjson.dumps(asof), cycle)
+    kinds: dict[str, bytes] = {}  # kind -> its template `,"kind":"...","prev":"`
     dumps, sha256, opt, hook = orjson.dumps, hashlib.sha256, orjson.OPT_SORT_KEYS, canonical.default
     prev = orjson.dumps(head)[1:-1]  # the previous hash as JSON string text
     for kind, data in events:
         seq += 1
-        envelope["data"], envelope["kind"] = data, kind
-        event = dumps(envelope, default=hook, option=opt)
-        cut = event.rfind(b',"kind":')
-        body = b'%s,"prev":"%s","seq":%d}' % (event[:-1], prev, seq)
-        prev = sha256(body).hexdigest().encode()
-        out += b'%s,"hash":"%s"%s\n' % (body[:cut], prev, body[cut:])
+        after = kinds.get(kind)
+        if after is None:
+            after = kinds[kind] = b',"kind":%s,"prev":"' % orjson.dumps(kind)
+        text = dumps(data, default=hook, option=opt)
+        end = b'%s%s","seq":%d}' % (after, prev, seq)
+        body = sha256(start)
+        body.update(text)
+        body.update(end)
+        prev = body.hexdigest().encode()
+        out += b'%s%s,"hash":"%s"%s\n' % (start, text, prev, end)
         if len(out) >= _CHUNK:
             sink(bytes(out))  # a copy: the buffer is reused
             made += len(out)
@@ -98,21 +102,24 @@ def render_files(ctx: Ctx) -> dict[str, bytes]:
     return {name: _bytes(new, old, m.raw[name]) for name, (new, old) in pairs.items()}
 
 
-def render(ctx: Ctx, files: Mapping[str, bytes], log_sink: Callable[[bytes], None]) -> Ctx:
+def render(ctx: Ctx, files: Mapping[str, bytes], log_sink: Callable[[bytes], None],
+           digests: Callable[[], Mapping[str, str]]) -> Ctx:
     """Every output: the memory files (`files`, rendered), the trade-log lines (the
-    cycle's events, then `cycle_end` with the files' hashes), streamed to `log_sink`
-    as they are made, and the ledger lines."""
+    cycle's events, then `cycle_end` with the files' sha256 from `digests`, asked for
+    once the events are rendered), streamed to `log_sink` as they are made, and the
+    ledger lines."""
     m = ctx.mem
-    end: Event = ("cycle_end", {"memory": {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}})
-    length, _, head = chain_to(log_sink, itertools.chain(ctx.events, (end,)), ctx.cycle, ctx.asof, m.log_seq,
-                               m.log_head)
+    length, seq, head = chain_to(log_sink, ctx.events, ctx.cycle, ctx.asof, m.log_seq, m.log_head)
+    end: Event = ("cycle_end", {"memory": dict(digests())})
+    tail, _, head = chain_to(log_sink, (end,), ctx.cycle, ctx.asof, seq, head)
     ledger = b"".join(canonical.dumps_line(e) for e in ctx.ledger)
-    return replace(ctx, outputs={**files, "pnl_ledger.jsonl": ledger}, log_head=head, log_length=length)
+    return replace(ctx, outputs={**files, "pnl_ledger.jsonl": ledger}, log_head=head, log_length=length + tail)
 
 
 def run(ctx: Ctx, edge: Edge) -> Ctx:
     files = render_files(ctx)
-    log_sink = edge.rendered(ctx, files)  # the live edge writes them, and the log, while the log is rendered
-    ctx = render(ctx, files, log_sink)
+    # The edge writes (or, in replay, compares) and hashes the files on its threads while the log is rendered.
+    log_sink, digests = edge.rendered(ctx, files)
+    ctx = render(ctx, files, log_sink, digests)
     edge.commit(ctx)
     return ctx
