@@ -9,9 +9,10 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vanta import bundle, replay
 from vanta.errors import StateError
 from vanta.home import Home
 from vanta.models import Span
@@ -63,3 +64,23 @@ def test_span_check_refuses_a_recorded_span_that_changed(tmp_path: Path) -> None
     check(b"line one\nline two\n")
     with pytest.raises(StateError, match="no longer holds the lines recorded"):
         check.finish()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(recorded=st.binary(max_size=3000),
+       edit=st.one_of(st.none(), st.tuples(st.integers(0, 2999), st.binary(max_size=3))),
+       extra=st.binary(max_size=3), cut=st.integers(0, 3))
+def test_same_object_agrees_with_plain_comparison(tmp_path_factory: pytest.TempPathFactory,
+                                                  monkeypatch: pytest.MonkeyPatch, recorded: bytes,
+                                                  edit: tuple[int, bytes] | None, extra: bytes, cut: int) -> None:
+    """A changed file is compared with its recorded object a chunk at a time (vanta/replay.py
+    same_object): True exactly when the bytes are the same, whatever the chunk size."""
+    monkeypatch.setattr(replay, "_CHUNK", 256)  # several chunks, and a last one of any length
+    produced = recorded
+    if edit is not None:
+        at = edit[0] % (len(recorded) + 1)
+        produced = recorded[:at] + edit[1] + recorded[at + len(edit[1]):]
+    produced = produced[:max(0, len(produced) - cut)] + extra
+    home = Home(tmp_path_factory.mktemp("obj"))
+    sha, _ = bundle.put(home, recorded)
+    assert replay.same_object(home, sha, produced) == (produced == recorded)

@@ -69,10 +69,11 @@ class ReplayEdge:
         # Each file the cycle changed is checked against its recorded object now, on the pool,
         # while the log is rendered; `commit` takes the answers. An unchanged one (the recorded
         # output is the input) was fetched and checked at load.
-        for key, sha in self.man.outputs.items():
-            name = key[len("memory/"):]
-            if self.man.inputs.get(key) != sha and name in files:
-                self._same[key] = self.pool.submit(same_object, self.home, sha, files[name])
+        for name, data in files.items():
+            key = f"memory/{name}"
+            sha = self.man.outputs.get(key)
+            if sha is not None and self.man.inputs.get(key) != sha:
+                self._same[key] = self.pool.submit(same_object, self.home, sha, data)
         digests = {n: self.pool.submit(bundle.digest, data) for n, data in files.items()}
         self.log = log = _SpanCheck(self.home, _LOG, self.man.appends.get(_LOG))
 
@@ -95,7 +96,7 @@ class ReplayEdge:
             sha, data = self.man.outputs[key], produced.get(key)
             if key.startswith("memory/") and self.man.inputs.get(key) == sha:
                 self._compare(key, ctx.mem.raw[key[len("memory/"):]], data)
-            elif data is None or not self._same[key].result():  # every produced file was given to `rendered`
+            elif data is None or not self._same_object(key, sha, data):
                 self._compare(key, bundle.get(self.home, sha), data)
         for chunk in self._log_chunks:
             chunk.result()  # the log's chunks are compared; a failed read raises here
@@ -116,6 +117,10 @@ class ReplayEdge:
         for key in sorted(produced.keys() - self.man.outputs.keys() - self.man.appends.keys()):
             self.mismatches[key] = f"--- recorded/{key}\n+++ replayed/{key}\n(no recorded output)\n"
         self.mismatches = dict(sorted(self.mismatches.items()))
+
+    def _same_object(self, key: str, sha: str, data: bytes) -> bool:
+        checked = self._same.get(key)  # checked since `rendered` (any memory file the cycle changed)
+        return checked.result() if checked is not None else same_object(self.home, sha, data)
 
     def close(self) -> None:
         """Wait for the background checks (a failed replay's too)."""
