@@ -21,7 +21,9 @@ SETTINGS = settings(derandomize=True, database=None, deadline=None, max_examples
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 decimals = st.one_of(
-    st.decimals(allow_nan=False, allow_infinity=False),  # every shape: exponents, long digit runs, -0
+    # every shape: long digit runs, positive and negative exponents, trailing zeros, -0
+    st.builds(lambda n, e: Decimal(f"{n}E{e}"), st.integers(-(10**20), 10**20), st.integers(-12, 6)),
+    st.decimals(allow_nan=False, allow_infinity=False, min_value=-10**9, max_value=10**9),
     st.sampled_from([Decimal("-0"), Decimal("-0.00"), Decimal("0E-8"), Decimal("1E+2"), Decimal("-1E-9"),
                      Decimal("123.4500"), Decimal("-28887.18")]),
 )
