@@ -9,13 +9,13 @@ are exact minor-unit amounts, so cash + open cost - realized is invariant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal, Inexact, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, Inexact, localcontext
 from functools import lru_cache
 from operator import itemgetter
 from typing import TypeVar
 
 from vanta.models import Account, Execution, Fill, Lot, Market, Order, PortfolioFile
-from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor
+from vanta.money import BPS, ONE, ZERO, cash_step, ceil, down, floor, is_pow10
 
 A = TypeVar("A", bound=Account)
 
@@ -78,10 +78,30 @@ def _fill_price(side: str, price: Decimal, slippage_bps: Decimal, tick: Decimal)
 def cash_move(side: str, qty: Decimal, px: Decimal, ex: Execution, step: Decimal) -> tuple[Decimal, Decimal]:
     """(fee, signed cash change) of filling `qty` at `px`: a buy pays notional rounded
     up plus the fee, a sell receives notional rounded down less the fee; the fee is
-    `fee_bps` of notional, rounded up to the minor unit."""
-    notional = ceil(qty * px, step) if side == "buy" else floor(qty * px, step)
-    fee = ceil(notional * ex.fee_bps / BPS, step)
-    return fee, (-(notional + fee) if side == "buy" else notional - fee)
+    `fee_bps` of notional, rounded up to the minor unit `step` (a cash step)."""
+    return CashMove(side, px, ex, step)(qty)
+
+
+class CashMove:
+    """cash_move of one side, price, execution and cash step, for any quantity: what
+    does not depend on the quantity is worked out once (the paper broker prices a
+    cycle's tens of thousands of orders with a few dozen of these)."""
+
+    __slots__ = ("buy", "px", "rate", "rounding", "step")
+
+    def __init__(self, side: str, px: Decimal, ex: Execution, step: Decimal) -> None:
+        if not is_pow10(step):
+            raise ValueError(f"a cash step is a power of ten, not {step}")
+        # A power-of-ten step makes money.ceil and money.floor one quantize, bound here once.
+        self.buy, self.px, self.step = side == "buy", px, step
+        self.rounding = ROUND_CEILING if self.buy else ROUND_FLOOR
+        self.rate = ex.fee_bps / BPS  # exact: the same fee as notional * fee_bps / BPS
+
+    def __call__(self, qty: Decimal) -> tuple[Decimal, Decimal]:
+        # quantize's rounding passed by position: by keyword costs as much as the quantize itself
+        notional = (qty * self.px).quantize(self.step, self.rounding)
+        fee = (notional * self.rate).quantize(self.step, ROUND_CEILING)
+        return fee, (-(notional + fee) if self.buy else notional - fee)
 
 
 def fit_buys(orders: list[Order], cash: Decimal, ex: Execution, markets: Mapping[str, Market],

@@ -236,10 +236,12 @@ class LiveEdge:
 
     def execute(self, ctx: Ctx) -> BrokerAnswers:
         orders = ctx.to_submit
+        # One pass over the orders (each costs ~20 ms at 10k followers): the inflight record's
+        # ids, and those of the paper broker's answers, which come one per order, in order.
+        ids = list(map(_ID, orders))
         if orders:
             record: dict[str, Any] = {"cycle": ctx.cycle, "asof": ctx.asof,
-                                      "inputs": self.inputs,
-                                      "submitting": [o.client_order_id for o in orders]}
+                                      "inputs": self.inputs, "submitting": ids}
             if ctx.vault.market_data.source == "ccxt" and ctx.snap is not None:
                 record["market_snapshot"] = ctx.snap.to_json()
             # Ids, digests and a model's JSON (no model has a float field): the trusted writer
@@ -266,8 +268,8 @@ class LiveEdge:
                 ctx.snap.prices if ctx.snap else None)
             fills += answered
             lines += map(canonical.dumps_line_trusted, answered)
+            ids = list(map(_ID, fills))
         faults.point("broker_answered")
-        ids = list(map(_ID, fills))
         by_id = sorted(range(len(fills)), key=ids.__getitem__)  # one sort orders the fills and their lines
         answers = BrokerAnswers.make(
             schema_version="vanta.broker_answers/1", fills=tuple(map(fills.__getitem__, by_id)),

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from vanta import canonical, faults
-from vanta.books import cash_move, fill_price, wallet
+from vanta.books import CashMove, fill_price, wallet
 from vanta.models import Execution, Fill, Market, Order, PortfolioFile
 from vanta.money import ZERO, cash_step
 
@@ -25,23 +25,53 @@ from vanta.money import ZERO, cash_step
 def price_fill(order: Order, ex: Execution, market: Market, currency: str,
                cash: Decimal, held: Decimal) -> Fill:
     """The answer for one order, given what the account holds right now."""
-    step = cash_step(currency)
-    px = fill_price(order.side, order.price, ex, market)
-    if px <= ZERO:
-        return _reject(order, f"no_price: {order.price} less slippage is under one tick", step)
-    if order.side == "sell" and order.qty > held:
-        return _reject(order, f"insufficient_position: sells {order.qty}, holds {held}", step)
-    fee, delta = cash_move(order.side, order.qty, px, ex, step)
-    if cash + delta < ZERO:
-        return _reject(order, f"insufficient_funds: needs {-delta} {currency}, has {cash}", step)
-    return Fill.make(client_order_id=order.client_order_id, status="filled", qty=order.qty,
-                     price=px, fee=fee, cash=delta, reason=None)
+    return Slot(order.side, order.price, ex, market, currency).answer(order, cash, held)[0]
 
 
-def _reject(order: Order, reason: str, step: Decimal) -> Fill:
-    z = ZERO.quantize(step)
-    return Fill.make(client_order_id=order.client_order_id, status="rejected", qty=ZERO,
-                                price=ZERO, fee=z, cash=z, reason=reason)
+class Slot:
+    """What the answers take from the vault's execution terms, the market, the side and
+    the snapshot price: worked out once for each of a cycle's few dozen slots, not for
+    each of its tens of thousands of orders."""
+
+    __slots__ = ("currency", "move", "no_price", "px", "px_text", "zero")
+
+    def __init__(self, side: str, price: Decimal, ex: Execution, market: Market, currency: str) -> None:
+        self.currency = currency
+        step = cash_step(currency)
+        self.zero = ZERO.quantize(step)
+        self.px = fill_price(side, price, ex, market)
+        self.px_text = canonical.default(self.px)
+        self.move = CashMove(side, self.px, ex, step)
+        self.no_price = None if self.px > ZERO else f"no_price: {price} less slippage is under one tick"
+
+    def answer(self, order: Order, cash: Decimal, held: Decimal) -> tuple[Fill, bytes]:
+        """The answer for `order` (one of this slot's), given what the account holds
+        right now, and its canonical JSON line."""
+        if self.no_price is not None:
+            return self._reject(order, self.no_price)
+        if order.side == "sell" and order.qty > held:
+            return self._reject(order, f"insufficient_position: sells {order.qty}, holds {held}")
+        fee, delta = self.move(order.qty)
+        if cash + delta < ZERO:
+            return self._reject(order, f"insufficient_funds: needs {-delta} {self.currency}, has {cash}")
+        fill = Fill.make(client_order_id=order.client_order_id, status="filled", qty=order.qty,
+                         price=self.px, fee=fee, cash=delta, reason=None)
+        # The slot's price text made once, not once per fill (the same bytes: tests/test_money_props.py).
+        return fill, canonical.dumps_line_trusted({**fill.__dict__, "price": self.px_text})
+
+    def _reject(self, order: Order, reason: str) -> tuple[Fill, bytes]:
+        fill = Fill.make(client_order_id=order.client_order_id, status="rejected", qty=ZERO,
+                         price=ZERO, fee=self.zero, cash=self.zero, reason=reason)
+        return fill, canonical.dumps_line_trusted(fill.__dict__)
+
+
+class _Wallet:
+    """An account's wallet in one quote asset, as the answers so far have moved it."""
+
+    __slots__ = ("cash", "held")
+
+    def __init__(self, portfolio: PortfolioFile, account: str, quote: str) -> None:
+        self.cash, self.held = wallet(portfolio, account, quote)
 
 
 class PaperBroker:
@@ -67,29 +97,33 @@ class PaperBroker:
                ) -> tuple[list[Fill], list[bytes]]:
         """Answer each order in the given (execution) order against the account's
         wallet in the symbol's quote asset; answers for ids seen before are returned
-        as first given. Returns the answers and each one's canonical JSON line."""
+        as first given. Returns the answers, one per order and in their order, and
+        each one's canonical JSON line."""
         known = self.known(cycle)
-        cash: dict[tuple[str, str], Decimal] = {}
-        held: dict[tuple[str, str], dict[str, Decimal]] = {}
+        slots: dict[tuple[str, str, str, Decimal], Slot] = {}
+        wallets: dict[tuple[str, str], _Wallet] = {}
         answers: list[Fill] = []
         lines: list[bytes] = []
         fresh: list[bytes] = []
         for o in orders:
-            market = markets[o.symbol]
-            key = (o.account, market.quote)
-            if key not in cash:
-                cash[key], held[key] = wallet(portfolio, o.account, market.quote)
-            c, pos = cash[key], held[key]
-            h = pos.get(o.symbol, ZERO)
+            slot = slots.get((o.vault_id, o.symbol, o.side, o.price))
+            if slot is None:
+                market = markets[o.symbol]
+                slot = slots[o.vault_id, o.symbol, o.side, o.price] = Slot(
+                    o.side, o.price, execution[o.vault_id], market, market.quote)
+            w = wallets.get((o.account, slot.currency))
+            if w is None:
+                w = wallets[o.account, slot.currency] = _Wallet(portfolio, o.account, slot.currency)
+            h = w.held.get(o.symbol, ZERO)
             f = known.get(o.client_order_id)
             if f is None:
-                f = price_fill(o, execution[o.vault_id], market, market.quote, c, h)
-                fresh.append(canonical.dumps_line_trusted(f.__dict__))
-                lines.append(fresh[-1])
+                f, line = slot.answer(o, w.cash, h)
+                fresh.append(line)
             else:
-                lines.append(canonical.dumps_line_trusted(f.__dict__))
-            cash[key] = c + f.cash
-            pos[o.symbol] = h + (f.qty if o.side == "buy" else -f.qty)
+                line = canonical.dumps_line_trusted(f.__dict__)
+            lines.append(line)
+            w.cash += f.cash
+            w.held[o.symbol] = h + (f.qty if o.side == "buy" else -f.qty)
             answers.append(f)
         if fresh:
             self._append(cycle, fresh)
