@@ -26,7 +26,8 @@ MARKETS = {"AAA": Market(quote="USD", lot_size=Decimal("0.01"), tick_size=Decima
 EXECUTION = {"V1": Execution(slippage_bps=Decimal("5"), fee_bps=Decimal("10")),
              "V2": Execution(slippage_bps=Decimal("2.5"), fee_bps=Decimal("0"))}
 ACCOUNTS = ("follower:F1", "follower:F2", "vault:V1")
-PRICES = (Decimal("100"), Decimal("99.95"), Decimal("0.0001"))
+# Equal prices written apart (100 and 100.00) share a slot; a reject still quotes its own order's price.
+PRICES = (Decimal("100"), Decimal("100.00"), Decimal("99.95"), Decimal("0.0001"), Decimal("0.00010"))
 
 
 def _portfolio(cash: list[int], qty: list[int]) -> PortfolioFile:

@@ -31,9 +31,10 @@ def price_fill(order: Order, ex: Execution, market: Market, currency: str,
 class Slot:
     """What the answers take from the vault's execution terms, the market, the side and
     the snapshot price: worked out once for each of a cycle's few dozen slots, not for
-    each of its tens of thousands of orders."""
+    each of its tens of thousands of orders. Prices equal but written apart (100, 100.00)
+    share a slot, so nothing here depends on how the price is written."""
 
-    __slots__ = ("currency", "move", "no_price", "px", "px_text", "zero")
+    __slots__ = ("currency", "move", "priced", "px", "px_text", "zero")
 
     def __init__(self, side: str, price: Decimal, ex: Execution, market: Market, currency: str) -> None:
         self.currency = currency
@@ -42,13 +43,13 @@ class Slot:
         self.px = fill_price(side, price, ex, market)
         self.px_text = canonical.default(self.px)
         self.move = CashMove(side, self.px, ex, step)
-        self.no_price = None if self.px > ZERO else f"no_price: {price} less slippage is under one tick"
+        self.priced = self.px > ZERO
 
     def answer(self, order: Order, cash: Decimal, held: Decimal) -> tuple[Fill, bytes]:
         """The answer for `order` (one of this slot's), given what the account holds
         right now, and its canonical JSON line."""
-        if self.no_price is not None:
-            return self._reject(order, self.no_price)
+        if not self.priced:
+            return self._reject(order, f"no_price: {order.price} less slippage is under one tick")
         if order.side == "sell" and order.qty > held:
             return self._reject(order, f"insufficient_position: sells {order.qty}, holds {held}")
         fee, delta = self.move(order.qty)
