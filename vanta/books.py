@@ -9,7 +9,7 @@ are exact minor-unit amounts, so cash + open cost - realized is invariant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal, Inexact, localcontext
+from decimal import ROUND_CEILING, Decimal, Inexact, localcontext
 from functools import lru_cache
 from operator import itemgetter
 from typing import TypeVar
@@ -150,25 +150,28 @@ def consume_fifo(lots: tuple[Lot, ...], qty: Decimal, currency: str) -> tuple[tu
     (the cost leaving the books is never understated); a lot consumed whole gives
     up exactly its remaining cost, so no rounding residue stays behind.
     """
-    step = cash_step(currency)
+    return _consume(lots, qty, cash_step(currency))
+
+
+def _consume(lots: tuple[Lot, ...], qty: Decimal, step: Decimal) -> tuple[tuple[Lot, ...], Decimal]:
     left = qty
     consumed = ZERO
-    out: list[Lot] = []
+    if left <= ZERO:
+        return lots, consumed
     for i, (lq, lc) in enumerate(lots):
-        if left <= 0:
-            out.extend(lots[i:])
-            break
-        if lq <= left:
+        if lq < left:
             consumed += lc
             left -= lq
             continue
-        part = min(ceil(lc * left / lq, step), lc)
-        consumed += part
-        out.append((lq - left, lc - part))
-        left = ZERO
-    if left > 0:
-        raise ValueError(f"sell of {qty} exceeds the position by {left}")
-    return tuple(out), consumed
+        if lq == left:  # the sale ends with this lot: what follows stays (a whole position: nothing)
+            return lots[i + 1:], consumed + lc
+        # A cash step is a power of ten (money.cash_step): quantize is money.ceil here;
+        # a comparison, not min(): 30k partial sales at 10k followers.
+        part = (lc * left / lq).quantize(step, ROUND_CEILING)
+        if lc < part:
+            part = lc
+        return ((lq - left, lc - part), *lots[i + 1:]), consumed + part
+    raise ValueError(f"sell of {qty} exceeds the position by {left}")
 
 
 def apply_fills(
@@ -179,22 +182,25 @@ def apply_fills(
     cash = dict(account.cash)
     positions = dict(account.positions)
     realized: list[Decimal] = []
+    step = cash_step(currency)
     balance = cash.get(currency, ZERO)
     for order, fill in fills:
         balance += fill.cash
-        cash[currency] = balance
-        if balance < 0:
+        if balance < ZERO:
             raise ValueError(f"{order.account}: fill {fill.client_order_id} overdraws {currency}")
+        sym = order.symbol
         if order.side == "buy":
-            positions[order.symbol] = (*positions.get(order.symbol, ()), (fill.qty, -fill.cash))
+            positions[sym] = (*positions.get(sym, ()), (fill.qty, -fill.cash))
             realized.append(ZERO)
             continue
-        lots, consumed = consume_fifo(positions.get(order.symbol, ()), fill.qty, currency)
+        lots, consumed = _consume(positions.get(sym, ()), fill.qty, step)
         realized.append(fill.cash - consumed)
         if lots:
-            positions[order.symbol] = lots
+            positions[sym] = lots
         else:
-            positions.pop(order.symbol, None)
+            positions.pop(sym, None)
+    if realized:
+        cash[currency] = balance
     return type(account).make(**{**account.__dict__, "cash": cash, "positions": positions}), realized
 
 
