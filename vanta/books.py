@@ -9,7 +9,7 @@ are exact minor-unit amounts, so cash + open cost - realized is invariant.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_CEILING, Decimal, Inexact, localcontext
+from decimal import Decimal, Inexact, localcontext
 from functools import lru_cache
 from operator import itemgetter
 from typing import TypeVar
@@ -165,10 +165,8 @@ def _consume(lots: tuple[Lot, ...], qty: Decimal, step: Decimal) -> tuple[tuple[
             continue
         if lq == left:  # the sale ends with this lot: what follows stays (a whole position: nothing)
             return lots[i + 1:], consumed + lc
-        # A cash step is a power of ten (money.cash_step): quantize is money.ceil here;
-        # a comparison, not min(): 30k partial sales at 10k followers.
-        part = (lc * left / lq).quantize(step, ROUND_CEILING)
-        if lc < part:
+        part = ceil(lc * left / lq, step)
+        if lc < part:  # a comparison, not min(): 30k partial sales at 10k followers
             part = lc
         return ((lq - left, lc - part), *lots[i + 1:]), consumed + part
     raise ValueError(f"sell of {qty} exceeds the position by {left}")

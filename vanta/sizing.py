@@ -8,7 +8,7 @@ rule that cuts or drops an order names itself with a reason code.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -98,7 +98,7 @@ def tracking_error(weights: Mapping[str, Decimal], values: Mapping[str, Decimal]
     for s, v in values.items():
         if s not in weights:
             away += v
-    return ((dist + away) / (2 * equity)).quantize(WEIGHT_STEP, ROUND_DOWN)  # money.down (a power-of-ten step)
+    return down((dist + away) / (2 * equity), WEIGHT_STEP)
 
 
 # ---------------------------------------------------------------- mirroring a vault order
