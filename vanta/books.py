@@ -131,15 +131,19 @@ def _surely_fits(orders: list[Order], fill_px: Sequence[Decimal], cash: Decimal,
     most n(1 + r) + step(2 + r) and a sale brings at least n(1 - r) - 2 step. The bound is
     computed exactly (an inexact step answers False), so True means the exact costs fit."""
     rate = ex.fee_bps / BPS
-    cost, budget = ZERO, cash
+    bought = sold = ZERO
+    buys = 0
     with localcontext() as c:
         c.clear_flags()
         for o, px in zip(orders, fill_px, strict=True):
-            n = o.qty * px
             if o.side == "buy":
-                cost += n * (ONE + rate) + step * (2 + rate)
+                bought += o.qty * px
+                buys += 1
             else:
-                budget += n * (ONE - rate) - 2 * step
+                sold += o.qty * px
+        # The per-order bounds added up: one multiplication per order, not three.
+        cost = bought * (ONE + rate) + buys * step * (2 + rate)
+        budget = cash + sold * (ONE - rate) - 2 * (len(orders) - buys) * step
         return cost <= budget and not c.flags[Inexact]
 
 
