@@ -186,21 +186,21 @@ class _Sleeve:
             return [(slots[(leg.symbol, leg.side)], leg.qty) for leg in sorted(legs, key=_sells_first)]
         ratio = self.equity() / vv.nav if vv.nav > 0 else ZERO
         out: list[tuple[Slot, Decimal]] = []
+        sleeve, mine, theirs = self.sleeve, self.held, vv.held
         for slot, vo in vv.plan:
-            held = self.held.get(slot.symbol, ZERO)
-            if not held and slot.side == "sell":
-                self.base("child_skipped", parent=slot.parent, symbol=slot.symbol, side="sell", qty=ZERO,
-                          reason="no_position")
+            sym, side, price, market, _, parent, _ = slot
+            held = mine.get(sym, ZERO)
+            if not held and side == "sell":
+                self.base("child_skipped", parent=parent, symbol=sym, side="sell", qty=ZERO, reason="no_position")
                 continue
-            raw = mirrored_qty(self.sleeve, slot.side, vo.qty, slot.price, ratio, held,
-                               vv.held.get(slot.symbol, ZERO))
-            out.append((slot, down(raw, slot.market.lot_size)))
+            raw = mirrored_qty(sleeve, side, vo.qty, price, ratio, held, theirs.get(sym, ZERO))
+            out.append((slot, down(raw, market.lot_size)))
         return out
 
     def admit(self, slot: Slot, qty: Decimal, room: Decimal) -> Decimal:
         """The quantity this leg may trade after pause, guard, the small-order carry, caps
         and min notional (zero: skipped, logged)."""
-        sym, side, market, price, parent = slot.symbol, slot.side, slot.market, slot.price, slot.parent
+        sym, side, price, market, _, parent, _ = slot  # one unpacking, not five field reads: per leg
         caps = self.f.caps
         why = None
         if side == "buy" and self.paused is not None:
@@ -215,9 +215,9 @@ class _Sleeve:
         if side == "buy":
             cut, cap = cap_buy(caps, sym, qty, price, market.lot_size, self.values.get(sym, ZERO),
                                self.equity(), room)
-            if cap is not None and cut > 0:
+            if cap is not None and cut:
                 self.base("child_capped", parent=parent, symbol=sym, side=side, qty=qty, to=cut, reason=cap)
-            qty, why = cut, (cap if cut == 0 else None)
+            qty, why = cut, (None if cut else cap)
         if why is None and not qty:
             why = "rounds_to_zero"
         elif why is None and qty * price < market.min_notional:
