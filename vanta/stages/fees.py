@@ -102,9 +102,11 @@ def run(ctx: Ctx) -> Ctx:
     month = ctx.asof[:7]
     old = ctx.mem.pnl.fees
     b = _Biller(ctx.cycle, ctx.asof, ctx.sold)
-    state: dict[str, dict[str, SleeveFees]] = {}
+    # A sleeve the registry no longer names keeps its record: its mark still stands.
+    state = {fid: dict(per) for fid, per in old.items() if per}
     for f, terms, quote, sid, vid, realized in _sleeves(ctx):
-        st = old.get(f.follower_id, {}).get(sid)
+        mine = old.get(f.follower_id)
+        st = mine.get(sid) if mine is not None else None
         if st is None or st.currency != quote:
             zero = ZERO.quantize(cash_step(quote))
             st = SleeveFees.make(currency=quote, hwm=zero, charged=zero, month=month, month_perf=zero,
@@ -112,10 +114,6 @@ def run(ctx: Ctx) -> Ctx:
         st = _close_months(b, f, terms, sid, vid, st, month)
         st = _performance(b, f, terms, sid, vid, st, realized)
         state.setdefault(f.follower_id, {})[sid] = st
-    # A sleeve the registry no longer names keeps its record: its mark still stands.
-    for fid, per in old.items():
-        for sid, st in per.items():
-            state.setdefault(fid, {}).setdefault(sid, st)
     pnl = ctx.pnl.model_copy(update={"fees": state})  # written with sorted keys, in whatever order built
     events: list[Event] = [("fee", {"entry_id": e.entry_id, "user_id": e.user_id, "sleeve": e.sleeve,
                                     "vault_id": e.vault_id, "charge": e.charge, "period": e.period,

@@ -121,13 +121,15 @@ class _Sleeve:
         self.ctx, self.f, self.core, self.sleeve, self.vv = ctx, f, core, sleeve, vv
         self.prices, self.markets = ctx.snap.prices, ctx.snap.markets
         self.book = cb.sleeves.get(sleeve.sleeve_id, EMPTY)
-        self.held: dict[str, Decimal] = {}
-        self.values: dict[str, Decimal] = {}
-        self.mv = ZERO
+        prices = self.prices
+        held: dict[str, Decimal] = {}
+        values: dict[str, Decimal] = {}
+        mv = ZERO
         for s, lots in self.book.positions.items():  # one pass: holdings, their values and their sum
-            self.held[s] = q = qty_of(lots)
-            self.values[s] = v = q * self.prices[s]
-            self.mv += v
+            held[s] = q = qty_of(lots)
+            values[s] = v = q * prices[s]
+            mv += v
+        self.held, self.values, self.mv = held, values, mv
         self.cash = self.book.cash.get(core.quote, ZERO)
         self.account = f"follower:{f.follower_id}"
         self.events: list[Event] = []
@@ -184,21 +186,21 @@ class _Sleeve:
             return [(slots[(leg.symbol, leg.side)], leg.qty) for leg in sorted(legs, key=_sells_first)]
         ratio = self.equity() / vv.nav if vv.nav > 0 else ZERO
         out: list[tuple[Slot, Decimal]] = []
+        sleeve, mine, theirs = self.sleeve, self.held, vv.held
         for slot, vo in vv.plan:
-            held = self.held.get(slot.symbol, ZERO)
-            if slot.side == "sell" and held == 0:
-                self.base("child_skipped", parent=slot.parent, symbol=slot.symbol, side="sell", qty=ZERO,
-                          reason="no_position")
+            sym, side, price, market, _, parent, _ = slot
+            held = mine.get(sym, ZERO)
+            if not held and side == "sell":
+                self.base("child_skipped", parent=parent, symbol=sym, side="sell", qty=ZERO, reason="no_position")
                 continue
-            raw = mirrored_qty(self.sleeve, slot.side, vo.qty, slot.price, ratio, held,
-                               vv.held.get(slot.symbol, ZERO))
-            out.append((slot, down(raw, slot.market.lot_size)))
+            raw = mirrored_qty(sleeve, side, vo.qty, price, ratio, held, theirs.get(sym, ZERO))
+            out.append((slot, down(raw, market.lot_size)))
         return out
 
     def admit(self, slot: Slot, qty: Decimal, room: Decimal) -> Decimal:
         """The quantity this leg may trade after pause, guard, the small-order carry, caps
         and min notional (zero: skipped, logged)."""
-        sym, side, market, price, parent = slot.symbol, slot.side, slot.market, slot.price, slot.parent
+        sym, side, price, market, _, parent, _ = slot  # one unpacking, not five field reads: per leg
         caps = self.f.caps
         why = None
         if side == "buy" and self.paused is not None:
@@ -213,10 +215,10 @@ class _Sleeve:
         if side == "buy":
             cut, cap = cap_buy(caps, sym, qty, price, market.lot_size, self.values.get(sym, ZERO),
                                self.equity(), room)
-            if cap is not None and cut > 0:
+            if cap is not None and cut:
                 self.base("child_capped", parent=parent, symbol=sym, side=side, qty=qty, to=cut, reason=cap)
-            qty, why = cut, (cap if cut == 0 else None)
-        if why is None and qty == 0:
+            qty, why = cut, (None if cut else cap)
+        if why is None and not qty:
             why = "rounds_to_zero"
         elif why is None and qty * price < market.min_notional:
             why = "below_min_notional"
@@ -283,7 +285,7 @@ def _size(run: _Sleeve, cycle: int) -> Sized:
     out = Sized(how, [], [], [])
     for slot, leg_qty in run.legs(how, persona if how != "drift" else vv.persona):
         qty = run.admit(slot, leg_qty, room)
-        if qty == 0:
+        if not qty:
             continue
         price = slot.price
         room = room - qty * price if slot.side == "buy" else room + qty * price
@@ -339,11 +341,12 @@ def run(ctx: Ctx) -> Ctx:
                 events += r.events
                 children += mine
                 equity, how = r.equity(), sized.how
+                vid, account, sid = r.sleeve.vault_id, r.account, r.sleeve.sleeve_id  # every child's own
                 for o, parent in zip(mine, parents, strict=True):
                     # diff._order_event's fields and the child's own, built as one dict
                     events.append(("child_order", {
-                        "client_order_id": o.client_order_id, "vault_id": o.vault_id, "account": o.account,
-                        "symbol": o.symbol, "side": o.side, "qty": o.qty, "price": o.price, "sleeve": o.sleeve,
+                        "client_order_id": o.client_order_id, "vault_id": vid, "account": account,
+                        "symbol": o.symbol, "side": o.side, "qty": o.qty, "price": o.price, "sleeve": sid,
                         "basis": how, "parent": parent, "equity": equity}))
                 mv = r.move()
                 if mv is not None:

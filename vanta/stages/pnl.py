@@ -27,10 +27,14 @@ def _marks(acct: Account, prices: Mapping[str, Decimal]) -> tuple[dict[str, Deci
     values: dict[str, Decimal] = {}
     total = cost = ZERO
     for s, lots in acct.positions.items():
-        qty = ZERO
-        for q, c in lots:
-            qty += q
+        if len(lots) == 1:  # most positions: one lot, nothing to add up
+            (qty, c), = lots
             cost += c
+        else:
+            qty = ZERO
+            for q, c in lots:
+                qty += q
+                cost += c
         values[s] = value = qty * prices[s]
         total += value
     return values, total, cost
@@ -40,11 +44,14 @@ def _figures(prev: AccountPnl | None, booked: tuple[Decimal, Decimal] | None, st
              value: Decimal, cost: Decimal) -> dict[str, Decimal]:
     mv = half_even(value, step)
     cost = cost.quantize(step)
-    r, fees = booked or (ZERO, ZERO)
+    r, fees = booked or _NOTHING_BOOKED
     return {"equity": cash + mv, "cash": cash, "market_value": mv, "cost_basis": cost,
             "realized_pnl": (prev.realized_pnl if prev else ZERO.quantize(step)) + r,
             "unrealized_pnl": mv - cost,
             "trading_fees": (prev.trading_fees if prev else ZERO.quantize(step)) + fees}
+
+
+_NOTHING_BOOKED = (ZERO, ZERO)
 
 
 def _account_pnl(acct: Account, prev: AccountPnl | None, booked: tuple[Decimal, Decimal] | None,
@@ -58,18 +65,19 @@ def _core(core: CoreVault | None, book: CoreBook, prev: CorePnl | None, quote: s
     assert ctx.snap is not None
     prices = ctx.snap.prices
     step = cash_step(quote)
+    olds = prev.sleeves if prev else {}
     sleeves: dict[str, SleevePnl] = {}
     # The Core Vault's sums, gathered in the sleeves' one pass.
     cashes, mvs, returned = ZERO, ZERO, ZERO
     for sid, sb in book.sleeves.items():
-        old = prev.sleeves.get(sid) if prev else None
         cash = sb.cash.get(quote, ZERO)
         values, value, cost = _marks(sb, prices)
-        fig = _figures(old, ctx.realized.get(f"follower:{fid}/{sid}"), step, cash, value, cost)
+        fig = _figures(olds.get(sid), ctx.realized.get(f"follower:{fid}/{sid}"), step, cash, value, cost)
         equity = cash + value
         te = tracking_error(vault_w.get(_vault_of(f, sid), {}), values, equity)
-        sleeves[sid] = SleevePnl.make(**fig, allocated=sb.allocated, returned=sb.returned, tracking_error=te,
-                                      tracking_value=half_even(te * equity, step))
+        fig.update(allocated=sb.allocated, returned=sb.returned, tracking_error=te,
+                   tracking_value=half_even(te * equity, step))
+        sleeves[sid] = SleevePnl.make(**fig)
         cashes += cash
         mvs += fig["market_value"]
         returned += sb.returned
@@ -78,6 +86,13 @@ def _core(core: CoreVault | None, book: CoreBook, prev: CorePnl | None, quote: s
         total_coins=total, core_cash=book.cash,
         tradeable=total if core is None or core.tradeable is None else core.tradeable,
         equity=total + mvs, returned=returned, sleeves=sleeves)
+
+
+def _core_of(f: Follower | None, quote: str) -> CoreVault | None:
+    for c in f.cores if f else ():
+        if c.quote == quote:
+            return c
+    return None
 
 
 def _vault_of(f: Follower | None, sid: str) -> str:
@@ -106,7 +121,7 @@ def run(ctx: Ctx) -> Ctx:
     for fid, books in ctx.portfolio.followers.items():
         f = reg.get(fid)
         old = prev.followers.get(fid, {})
-        followers[fid] = {q: _core(next((c for c in f.cores if c.quote == q), None) if f else None, b, old.get(q),
+        followers[fid] = {q: _core(_core_of(f, q), b, old.get(q),
                                    q, ctx, fid, f, vault_w)
                           for q, b in books.items()}
     pnl = PnlFile.make(schema_version=prev.schema_version, cycle=ctx.cycle, asof=ctx.asof,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from itertools import groupby
+from itertools import groupby, repeat
 from operator import attrgetter
 
 from vanta.books import apply_fills
@@ -82,7 +82,8 @@ def _sweep(cores: _Cores, fid: str, quote: str, sid: str) -> Decimal:
 
 def run(ctx: Ctx) -> Ctx:
     assert ctx.answers is not None and ctx.queue is not None and ctx.snap is not None
-    answers = {f.client_order_id: f for f in ctx.answers.fills}
+    fills = ctx.answers.fills
+    answers = dict(zip(map(_ID, fills), fills, strict=True))
     markets = ctx.snap.markets
     vaults: dict[str, Account] = dict(ctx.mem.portfolio.vaults)
     cores = _Cores(dict(ctx.mem.portfolio.followers))
@@ -101,28 +102,24 @@ def run(ctx: Ctx) -> Ctx:
         seen.add(account)
         kind, _, aid = account.partition(":")
         for sleeve, orders in _by_sleeve(list(group)):
-            answered = [answers[o.client_order_id] for o in orders]
+            answered = list(map(answers.__getitem__, map(_ID, orders)))
             filled = [(o, f) for o, f in zip(orders, answered, strict=True) if f.status == "filled"]
-            pnls: list[Decimal] = []
-            if filled:
-                noted += [f for _, f in filled if f.reason]
-                quote = markets[filled[0][0].symbol].quote
-                if kind == "vault":
-                    vaults[aid], pnls = apply_fills(vaults[aid], filled, quote)
-                    key = account
-                else:
-                    book, pnls = apply_fills(cores.sleeve(aid, quote, sleeve), filled, quote)
-                    cores.put_sleeve(aid, quote, sleeve, book)
-                    key = f"{account}/{sleeve}"
-                    sells = [o.client_order_id for o, _ in filled if o.side == "sell"]
-                    if sells:
-                        sweeps.append((aid, quote, sleeve))
-                        sold[(aid, sleeve)] = tuple(sorted(sells))
-                realized[key] = (sum(pnls, ZERO), sum((f.fee for _, f in filled), ZERO))
-            # pnls follows the filled orders, in order.
-            pnl = iter(pnls)
-            events += [_event(o, f, next(pnl) if f.status == "filled" else ZERO)
-                       for o, f in zip(orders, answered, strict=True)]
+            if not filled:
+                events += map(_event, orders, answered, repeat(ZERO))
+                continue
+            quote = markets[filled[0][0].symbol].quote
+            if kind == "vault":
+                vaults[aid], pnls = apply_fills(vaults[aid], filled, quote)
+                key = account
+            else:
+                book, pnls = apply_fills(cores.sleeve(aid, quote, sleeve), filled, quote)
+                cores.put_sleeve(aid, quote, sleeve, book)
+                key = f"{account}/{sleeve}"
+            fees, sells = _log_fills(orders, answered, pnls, events, noted)
+            realized[key] = (sum(pnls, ZERO), fees)
+            if sells and kind != "vault":
+                sweeps.append((aid, quote, sleeve))
+                sold[(aid, sleeve)] = sells
     if sweeps:
         sweep_sleeves = {(f.follower_id, s.sleeve_id) for f in ctx.registry.followers for c in f.cores
                          for s in c.sleeves if s.profit == "sweep"}
@@ -155,6 +152,30 @@ def _by_sleeve(orders: list[Order]) -> list[tuple[str, list[Order]]]:
     if len(sleeves) == 1:
         return [(orders[0].sleeve, orders)]
     return [(s, [o for o in orders if o.sleeve == s]) for s in sleeves]
+
+
+def _log_fills(orders: list[Order], answered: list[Fill], pnls: list[Decimal], events: list[Event],
+               noted: list[Fill]) -> tuple[Decimal, tuple[str, ...]]:
+    """Log one sleeve's answers (`pnls`: the realized PnL of each fill, in order) and note
+    the fills with a note. Returns the fees its fills paid and the ids of its sells, sorted."""
+    fees = ZERO
+    sells: list[str] = []
+    pnl = iter(pnls)
+    for o, f in zip(orders, answered, strict=True):
+        if f.status != "filled":
+            events.append(_event(o, f, ZERO))
+            continue
+        # _event's fill line, inlined: one per fill of the cycle
+        events.append(("fill", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
+                                "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price, "fee": f.fee,
+                                "cash": f.cash, "realized": next(pnl)}))
+        fees += f.fee
+        if o.side == "sell":
+            sells.append(o.client_order_id)
+        if f.reason:
+            noted.append(f)
+    sells.sort()
+    return fees, tuple(sells)
 
 
 def _event(o: Order, f: Fill, realized: Decimal) -> Event:
