@@ -188,6 +188,9 @@ CASES = [
     # unknown field
     Case("unknown_field", "vault.json", edit(["vaults", 0, "risk", "max_drawdwn"], "0.12"),
          where="/vaults/0/risk/max_drawdwn", found="0.12"),
+    # a number written with an exponent is shown as written, not as Python's Decimal('1E+400')
+    Case("huge_exponent", "vault.json", edit(["vaults", 0, "risk", "max_drawdown"], Raw("1e400")),
+         where="/vaults/0/risk/max_drawdown", found="found 1E+400"),
     # negative quantities
     Case("negative_cash", "portfolio.json", edit(["followers", "F_1042", "USD", "cash"], "-1.00"),
          where="/followers/F_1042/USD/cash", found="-1.00"),

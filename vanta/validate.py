@@ -9,6 +9,7 @@ starts on inconsistent state.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -73,7 +74,8 @@ def json_path(loc: tuple[Any, ...]) -> str:
 def _describe(err: Any) -> tuple[str, str]:
     """(problem, fix) for one pydantic error."""
     kind = err["type"]
-    found = repr(err.get("input"))
+    value = err.get("input")
+    found = str(value) if isinstance(value, Decimal) else repr(value)  # 1E+400, not Decimal('1E+400')
     if len(found) > 80:
         found = found[:77] + "..."
     if kind == "value_error":
