@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from itertools import groupby, repeat
+from itertools import groupby
 from operator import attrgetter
 
 from vanta.books import apply_fills
@@ -105,7 +105,7 @@ def run(ctx: Ctx) -> Ctx:
             answered = list(map(answers.__getitem__, map(_ID, orders)))
             filled = [(o, f) for o, f in zip(orders, answered, strict=True) if f.status == "filled"]
             if not filled:
-                events += map(_event, orders, answered, repeat(ZERO))
+                events += map(_rejected, orders, answered)
                 continue
             quote = markets[filled[0][0].symbol].quote
             if kind == "vault":
@@ -163,9 +163,8 @@ def _log_fills(orders: list[Order], answered: list[Fill], pnls: list[Decimal], e
     pnl = iter(pnls)
     for o, f in zip(orders, answered, strict=True):
         if f.status != "filled":
-            events.append(_event(o, f, ZERO))
+            events.append(_rejected(o, f))
             continue
-        # _event's fill line, inlined: one per fill of the cycle
         events.append(("fill", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
                                 "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price, "fee": f.fee,
                                 "cash": f.cash, "realized": next(pnl)}))
@@ -178,10 +177,8 @@ def _log_fills(orders: list[Order], answered: list[Fill], pnls: list[Decimal], e
     return fees, tuple(sells)
 
 
-def _event(o: Order, f: Fill, realized: Decimal) -> Event:
-    if f.status == "rejected":
-        return ("reject", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
-                           "reason": f.reason})
-    return ("fill", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
-                     "symbol": o.symbol, "side": o.side, "qty": f.qty, "price": f.price, "fee": f.fee,
-                     "cash": f.cash, "realized": realized})
+def _rejected(o: Order, f: Fill) -> Event:
+    """The log line of an answer that is not a fill: a reject (execute keeps deferred ones out)."""
+    assert f.status == "rejected", f.status
+    return ("reject", {"client_order_id": o.client_order_id, "account": o.account, "sleeve": o.sleeve,
+                       "reason": f.reason})
