@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from logbooks import D
 from test_fees import BUY, SELL, at, home, ledger
 from test_pool import at as pool_at
@@ -55,8 +56,12 @@ def test_statement_per_payer_traces_every_line_to_ledger_and_cycle(tmp_path: Pat
     assert [r[0] for r in rows[1:-1]] == ["2-1", "3-1"]
     nov = build(Home(tmp_path), "2026-11")
     assert nov["F"]["totals"] == {"USD": Decimal("2100.00")}
-    bad = runner.invoke(app, ["fees", "statement", "--period", "2026-13", "--home", str(tmp_path)])
-    assert refused(bad, "YYYY-MM")
+    with pytest.raises(InputError, match="YYYY-MM"):  # the library's own check
+        build(Home(tmp_path), "2026-13")
+    for period in ("2026-13", "2026-1", "2026-11-01", "11-2026"):  # the command's: a usage error, nothing written
+        bad = runner.invoke(app, ["fees", "statement", "--period", period, "--home", str(tmp_path)])
+        assert bad.exit_code == 2 and "YYYY-MM" in bad.output, bad.output
+        assert not (tmp_path / "statements" / period).exists()
 
 
 def test_status_shows_fees_beside_pnl(tmp_path: Path) -> None:

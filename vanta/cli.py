@@ -44,6 +44,15 @@ def _asof(asof: str | None) -> str | None:
     return asof
 
 
+def _month(period: str) -> str:
+    """--period is checked where it is parsed: a month, or a usage error (exit 2)."""
+    import re
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        raise typer.BadParameter(f"{period!r} is not a month written YYYY-MM, such as 2026-11", param_hint="--period")
+    return period
+
+
 def _asof_opt(help: str) -> Any:
     return typer.Option(help=help, callback=_asof)
 
@@ -462,7 +471,7 @@ app.add_typer(fees_app, name="fees")
 
 @fees_app.command("statement")
 def fees_statement(
-    period: Annotated[str, typer.Option(help="The month billed, YYYY-MM.")],
+    period: Annotated[str, typer.Option(help="The month billed, YYYY-MM.", callback=_month)],
     out: Annotated[Optional[Path], typer.Option(help="Folder (default: HOME/statements/PERIOD).")] = None,  # noqa: UP045
     home: HomeOpt = None,
     json: JsonOpt = False,
