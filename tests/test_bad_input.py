@@ -499,15 +499,16 @@ def test_cycle_reads_hand_written_numbers(tmp_path: Path) -> None:
 def test_vouched_names_exactly_the_files_the_last_change_committed(templates: dict[str, Path],
                                                                     tmp_path: Path) -> None:
     """Only bytes the last cycle recorded skip the strict reader; a fresh home (no log) has none."""
-    from vanta.home import Home, digests, vouched
+    from vanta.home import Home, digests, last_log_line, vouched
     from vanta.models import MEMORY_FILES
 
     fresh = Home(templates["fresh"])
-    assert vouched(fresh, digests(fresh.read_memory())) == frozenset()
+    assert vouched(last_log_line(fresh.log), digests(fresh.read_memory())) == frozenset()
     root = tmp_path / "home"
     shutil.copytree(templates["used"], root)
     home = Home(root)
-    assert vouched(home, digests(home.read_memory())) == frozenset(MEMORY_FILES)
+    assert vouched(last_log_line(home.log), digests(home.read_memory())) == frozenset(MEMORY_FILES)
     p = root / "memory" / "vault_overlay.json"
     p.write_text(p.read_text() + " ")  # same JSON, other bytes
-    assert vouched(home, digests(home.read_memory())) == frozenset(MEMORY_FILES) - {"vault_overlay.json"}
+    edited = vouched(last_log_line(home.log), digests(home.read_memory()))
+    assert edited == frozenset(MEMORY_FILES) - {"vault_overlay.json"}

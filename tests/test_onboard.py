@@ -352,10 +352,10 @@ def test_verify_checks_memory_against_the_last_admin_line(home: Path, tmp_path: 
 def test_verify_refuses_a_non_admin_line_between_cycles(home: Path) -> None:
     """Only registry_update lines may sit between cycles: a forged cycle line, even
     correctly chained, breaks the next manifest's continuity."""
-    from vanta.home import log_tail
+    from vanta.home import chain_end, last_log_line
     from vanta.stages.commit import chain
 
-    seq, head = log_tail(home / "memory" / "trade_log.jsonl")
+    seq, head = chain_end(last_log_line(home / "memory" / "trade_log.jsonl"))
     line, _, _ = chain((("fill", {"client_order_id": "x"}),), 1, ADMIN_1, seq, head)
     with open(home / "memory" / "trade_log.jsonl", "ab") as fh:
         fh.write(line)

@@ -38,7 +38,7 @@ def read(home: Home) -> Current:
         raise StateError("a cycle was interrupted after sending orders and must finish on the memory it "
                          "started from; run `vanta cycle` to finish it, then run this command again")
     raw = home.read_memory()
-    models = parse_memory(raw, vouched(home, digests(raw)))
+    models = parse_memory(raw, vouched(last_log_line(home.log), digests(raw)))
     cross_check(models)
     cur = Current(raw, models["vault.json"], models["mirror_registry.json"],  # type: ignore[arg-type]
                   models["portfolio.json"], models)  # type: ignore[arg-type]

@@ -186,16 +186,22 @@ def _duplicate_where(text: str) -> str:
 
     tree = json.loads(text, object_pairs_hook=hook, parse_float=str, parse_int=str, parse_constant=str)
     target, key = marked[0]
+    return f"{_path_to(tree, target) or ''}/{key}"
+
+
+def _path_to(tree: Any, target: object) -> str | None:
+    """JSON pointer of `target` (the node itself, by identity) in a parsed tree: "" for
+    the root, None if it is not there."""
     stack: list[tuple[Any, str]] = [(tree, "")]
     while stack:
         node, path = stack.pop()
         if node is target:
-            return f"{path}/{key}"
+            return path
         if isinstance(node, dict):
             stack.extend((v, f"{path}/{k}") for k, v in node.items())
         elif isinstance(node, list):
             stack.extend((v, f"{path}/{i}") for i, v in enumerate(node))
-    return f"/{key}"
+    return None
 
 
 def _where(text: str, token: str) -> str:
@@ -213,16 +219,8 @@ def _where(text: str, token: str) -> str:
         return hook
 
     tree = json.loads(text, parse_float=mark(Decimal), parse_int=mark(int), parse_constant=mark(Decimal))
-    stack: list[tuple[Any, str]] = [(tree, "")]
-    while stack:
-        node, path = stack.pop()
-        if node is marker:
-            return path or "/"
-        if isinstance(node, dict):
-            stack.extend((v, f"{path}/{k}") for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, f"{path}/{i}") for i, v in enumerate(node))
-    return ""
+    path = _path_to(tree, marker)
+    return "" if path is None else path or "/"
 
 
 def loads(raw: bytes, file: str) -> Any:

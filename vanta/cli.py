@@ -46,9 +46,9 @@ def _asof(asof: str | None) -> str | None:
 
 def _month(period: str) -> str:
     """--period is checked where it is parsed: a month, or a usage error (exit 2)."""
-    import re
+    from vanta.statements import MONTH
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+    if not MONTH.fullmatch(period):
         raise typer.BadParameter(f"{period!r} is not a month written YYYY-MM, such as 2026-11", param_hint="--period")
     return period
 

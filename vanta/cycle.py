@@ -23,7 +23,7 @@ from vanta import __version__, bundle, canonical, faults, feed, journal
 from vanta.brokers.paper import PaperBroker
 from vanta.context import Ctx, Edge, Memory
 from vanta.errors import StateError
-from vanta.home import Home, digests, locked, log_tail, now_asof, vouched
+from vanta.home import Home, chain_end, digests, last_log_line, locked, now_asof, vouched
 from vanta.models import (
     APPEND_FILES,
     MEMORY_FILES,
@@ -172,9 +172,10 @@ class LiveEdge:
 
     def load(self) -> tuple[int, str, Memory]:
         raw = self.home.read_memory()
-        seq, head = log_tail(self.home.log)
+        tail = last_log_line(self.home.log)
+        seq, head = chain_end(tail)
         self.inputs = digests(raw)  # hashed once: for the fast reader, and the in-flight record
-        mem = memory_from_raw(raw, seq, head, "memory/", vouched(self.home, self.inputs))
+        mem = memory_from_raw(raw, seq, head, "memory/", vouched(tail, self.inputs))
         self.home.check_history(mem.portfolio.cycle)
         cycle, asof = mem.portfolio.cycle + 1, self.asof
         if self.home.inflight.exists():
@@ -303,9 +304,9 @@ class LiveEdge:
             raise AssertionError("the trade log streamed to staging is not the one rendered")
         lengths = {f"memory/{n}": ctx.log_length if n == _LOG else len(ctx.outputs[n]) for n in APPEND_FILES}
         appended = {rel: log.close() if rel == log.rel
-                   else staging.append(rel, ctx.outputs[rel[len("memory/"):]]) if lengths[rel]
-                   else self.pool.submit(bundle.digest, b"")
-                   for rel in lengths}
+                    else staging.append(rel, ctx.outputs[rel[len("memory/"):]]) if lengths[rel]
+                    else self.pool.submit(bundle.digest, b"")
+                    for rel in lengths}
         inputs = {f"memory/{n}": stored for n, stored in self._inputs(ctx).items()}
         inputs["market_snapshot.json"] = self._put(canonical.dumps_trusted(ctx.snap))
         inputs["broker_answers.json"] = self._stored_answers

@@ -129,12 +129,11 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
             chunk *= 4
 
 
-def vouched(home: Home, digests: Mapping[str, str]) -> frozenset[str]:
+def vouched(last: dict[str, Any] | None, digests: Mapping[str, str]) -> frozenset[str]:
     """The memory files whose bytes are exactly what the last committed change (a cycle,
-    or an admin command) recorded in the trade log: vanta rendered them, so they need
-    not be read as a stranger's file (see `canonical.loads_for_model`)."""
-    line = last_log_line(home.log)
-    data = line.get("data") if line else None
+    or an admin command) recorded in `last`, the trade log's last line: vanta rendered
+    them, so they need not be read as a stranger's file (see `canonical.loads_for_model`)."""
+    data = last.get("data") if last else None
     recorded = data.get("memory") if isinstance(data, dict) else None
     if not isinstance(recorded, dict):
         return frozenset()
@@ -146,10 +145,9 @@ def digests(raw: Mapping[str, bytes]) -> dict[str, str]:
     return {name: hashlib.sha256(raw[name]).hexdigest() for name in sorted(raw)}
 
 
-def log_tail(path: Path) -> tuple[int, str]:
-    """(seq, hash) of the last trade-log line; (0, GENESIS) for an empty log."""
-    line = last_log_line(path)
-    return (0, GENESIS) if line is None else (int(line["seq"]), str(line["hash"]))
+def chain_end(last: dict[str, Any] | None) -> tuple[int, str]:
+    """(seq, hash) of the trade log's last line (`last_log_line`); (0, GENESIS) for none."""
+    return (0, GENESIS) if last is None else (int(last["seq"]), str(last["hash"]))
 
 
 ASOF_FORMAT = "%Y-%m-%dT%H:%M:%SZ"

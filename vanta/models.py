@@ -56,8 +56,9 @@ def instant(text: str) -> str:
     return text
 
 
-_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", re.ASCII)
-Asof = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"), AfterValidator(instant)]
+_INSTANT_TEXT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"
+_INSTANT = re.compile(_INSTANT_TEXT, re.ASCII)  # ASCII digits: the schema's pattern alone takes any digit
+Asof = Annotated[str, StringConstraints(pattern=f"^{_INSTANT_TEXT}$"), AfterValidator(instant)]
 """UTC instant, second precision: `2026-11-21T00:00:00Z` (sorts as text), a date and time that exist."""
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Symbol = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9][A-Z0-9.]{0,19}(/[A-Z0-9]{1,10})?$")]

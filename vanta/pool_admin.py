@@ -15,7 +15,7 @@ from typing import Any
 
 from vanta import admin, canonical
 from vanta.errors import InputError
-from vanta.home import Home, digests, locked, settled, vouched
+from vanta.home import Home, digests, last_log_line, locked, settled, vouched
 from vanta.journal import recover
 from vanta.models import MEMORY_FILES, PnlFile, PoolBook, PoolRequest, PoolTerms, QueueFile, Stake, Vault
 from vanta.money import ZERO, cash_step
@@ -150,7 +150,7 @@ def contributors(home: Home, vault_id: str) -> dict[str, Any]:
     cycle's NAV, cost basis, and pending requests."""
     with settled(home):
         raw = home.read_memory()
-        known = vouched(home, digests(raw))
+        known = vouched(last_log_line(home.log), digests(raw))
     vf = parse(raw["vault.json"], MEMORY_FILES["vault.json"], "memory/vault.json", "vault.json" in known)
     v, _ = _pooled(vf.vaults, vault_id)  # type: ignore[attr-defined]
     pnl: PnlFile = parse(raw["pnl_summary.json"], PnlFile, "memory/pnl_summary.json", "pnl_summary.json" in known)

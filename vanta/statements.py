@@ -38,9 +38,13 @@ def _lines(home: Home) -> list[tuple[int, LedgerEntry]]:
     return out
 
 
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+"""A billing period: a calendar month, YYYY-MM."""
+
+
 def build(home: Home, period: str) -> dict[str, dict[str, Any]]:
     """payer -> statement for `period` (YYYY-MM)."""
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+    if not MONTH.fullmatch(period):
         raise InputError("command line", "/period", f"expected a month as YYYY-MM, found {period!r}",
                          "pass --period 2026-11")
     by_payer: dict[str, list[dict[str, Any]]] = {}

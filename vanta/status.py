@@ -7,15 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from vanta.cycle import memory_from_raw
-from vanta.home import Home, digests, log_tail, vouched
+from vanta.home import Home, chain_end, digests, last_log_line, vouched
 from vanta.models import SleeveFees, SleevePnl
 from vanta.pool_admin import register
 
 
 def collect(home: Home) -> dict[str, Any]:
-    seq, head = log_tail(home.log)
+    last = last_log_line(home.log)
     raw = home.read_memory()
-    mem = memory_from_raw(raw, seq, head, "memory/", vouched(home, digests(raw)))
+    seq, head = chain_end(last)
+    mem = memory_from_raw(raw, seq, head, "memory/", vouched(last, digests(raw)))
     ov = mem.overlay
     vaults = []
     for v in mem.vault.vaults:

@@ -84,7 +84,7 @@ def check_log(source: bytes | BinaryIO, admin: dict[int, AdminLine] | None = Non
         head, seq = h, seq + 1
         if admin is not None and rec.get("kind") in ADMIN_KINDS:
             memory = rec.get("data", {}).get("memory") if isinstance(rec.get("data"), dict) else None
-            admin[start] = AdminLine(start + len(line) + 1, seq, h, memory if isinstance(memory, dict) else {})
+            admin[start] = AdminLine(start + size, seq, h, memory if isinstance(memory, dict) else {})
         start += size
         if progress is not None and start >= told:
             progress(f"trade log: {start >> 20} MB, {n} lines checked")
