@@ -12,7 +12,7 @@ import asyncio
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import NamedTuple
 
 from vanta.brokers import rails
@@ -160,4 +160,5 @@ def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[st
     tell the broker the orders' past (see `past`)."""
     pool = pool_factory() if pool_factory is not None else VenuePool(Policy(rails=rails.from_env(os.environ)))
     history = past(orders, cycle, asof_of, prices)
-    return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent, history))
+    with localcontext():  # ccxt sets the Decimal context's rounding (half up) as it rounds amounts: not the stages'
+        return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent, history))
