@@ -7,10 +7,11 @@ import json
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ccxt_support import live_cycle
-from test_ccxt_cycle import LIVE, asof, make_home, pool_for, wallet
+from test_ccxt_cycle import LIVE, asof, live_orders, make_home, pool_for, wallet
 
 from vanta.brokers.ccxt_broker import VenuePool
 from vanta.brokers.secrets import KeyRing, KeySet, parse_ref, resolve
@@ -107,3 +108,53 @@ def test_no_secret_reaches_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                     leaks.append((name, needle))
     assert leaks == []
     assert inflated > 0  # the replay objects were searched, not skipped
+
+
+def _one_cycle_with(home: Any, stub: StubVenue, env_: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    for k, v in env_.items():
+        monkeypatch.setenv(k, v)
+    base = pool_for(stub)
+
+    def from_env() -> VenuePool:
+        pool: VenuePool = base()
+        pool.keys = None  # resolve from the environment, the keys file and the store, as in production
+        return pool
+
+    return live_cycle(home, asof(1), from_env)
+
+
+@pytest.mark.parametrize("case", ["store_env_unset", "store_sealed_no_key", "keys_file_without_secret",
+                                  "keys_file_not_a_list"])
+def test_an_account_whose_stored_keys_cannot_be_read_waits_and_the_others_trade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """Keys `vanta onboard` stored as `env:NAME` with NAME unset (or sealed, with no
+    VANTA_SECRETS_KEY), or a keys file whose entry lacks its secret: that account trades
+    nothing this cycle and the others trade (README: Keys). The store's error used to stop
+    the whole cycle with exit 3 after its in-flight record, so every later `vanta cycle`
+    failed the same way until someone fixed one follower's keys; a key set without
+    "secret" in VANTA_KEYS_FILE was a KeyError (exit 1, a traceback)."""
+    for k in [k for k in os.environ if k.startswith(("VANTA_KEY", "VANTA_SECRETS"))]:
+        monkeypatch.delenv(k)
+    home = make_home(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    env_: dict[str, str] = {}
+    if case.startswith("store"):
+        form = {"env": "ALICE_KEY_UNSET"} if case == "store_env_unset" else {"sealed": "gAAAA-not-opened"}
+        store = outside / "secrets.enc"
+        store.write_text(json.dumps({"schema": "vanta.secrets/1",
+                                     "accounts": {"alice": [{"api_key": form, "api_secret": form}]}}))
+        env_["VANTA_SECRETS_FILE"] = str(store)
+    else:
+        keys = outside / "keys.json"
+        entry: Any = [{"apiKey": API_KEY}] if case == "keys_file_without_secret" else {"apiKey": API_KEY}
+        keys.write_text(json.dumps({"binance:alice": entry}))
+        keys.chmod(0o600)
+        env_ |= {"VANTA_KEYS_FILE": str(keys), "VANTA_SECRETS_FILE": str(outside / "none.enc")}
+    ctx = _one_cycle_with(home, StubVenue(latency=0), env_, monkeypatch)
+    waiting = live_orders(ctx)
+    assert waiting and all(o.status == "retry" for o in waiting)
+    assert any(k == "fill" for k, _ in ctx.events)  # the paper followers traded
+    assert not home.inflight.exists()  # the cycle committed
+    reasons = [d["reason"] for k, d in ctx.events if k == "order_deferred"]
+    assert reasons and not [r for r in reasons if API_KEY in r]
