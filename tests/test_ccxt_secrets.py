@@ -110,9 +110,7 @@ def test_no_secret_reaches_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert inflated > 0  # the replay objects were searched, not skipped
 
 
-def _one_cycle_with(home: Any, stub: StubVenue, env_: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
-    for k, v in env_.items():
-        monkeypatch.setenv(k, v)
+def _pool_from_env(stub: StubVenue) -> Any:
     base = pool_for(stub)
 
     def from_env() -> VenuePool:
@@ -120,7 +118,13 @@ def _one_cycle_with(home: Any, stub: StubVenue, env_: dict[str, str], monkeypatc
         pool.keys = None  # resolve from the environment, the keys file and the store, as in production
         return pool
 
-    return live_cycle(home, asof(1), from_env)
+    return from_env
+
+
+def _one_cycle_with(home: Any, stub: StubVenue, env_: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    for k, v in env_.items():
+        monkeypatch.setenv(k, v)
+    return live_cycle(home, asof(1), _pool_from_env(stub))
 
 
 @pytest.mark.parametrize("case", ["store_env_unset", "store_sealed_no_key", "keys_file_without_secret",
@@ -158,3 +162,45 @@ def test_an_account_whose_stored_keys_cannot_be_read_waits_and_the_others_trade(
     assert not home.inflight.exists()  # the cycle committed
     reasons = [d["reason"] for k, d in ctx.events if k == "order_deferred"]
     assert reasons and not [r for r in reasons if API_KEY in r]
+
+
+class EchoingVenue(StubVenue):
+    """A venue whose refusal quotes the API key it was sent (some exchanges do), and whose
+    signed GETs are out for a while (ccxt's message then holds the signed URL)."""
+
+    def _route(self, url: str, method: str, headers: Any, body: str | None) -> tuple[int, str]:
+        if method == "POST" and self.faults.pop("echo", None):
+            return 401, json.dumps({"code": -2015, "msg": f"Invalid API-key {headers.get('X-MBX-APIKEY')}, "
+                                                         "IP, or permissions for action."})
+        return super()._route(url, method, headers, body)
+
+
+def test_ccxt_error_messages_keep_no_key_or_signature(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker error's message goes to the trade log (order_deferred, reject), the replay
+    bundle (broker_answers.json) and stderr. ccxt writes the request URL into it, and binance
+    signs GET and DELETE requests in the URL (`signature=<HMAC of the query with the secret>`):
+    those signatures were logged and recorded, as was a key an exchange quoted back."""
+    import re
+
+    home = make_home(tmp_path)
+    keys = env("BINANCE_ALICE", 1, API_KEY, SECRET) | {"VANTA_SECRETS_FILE": str(tmp_path / "none.enc")}
+    stub = EchoingVenue(latency=0, holdings={API_KEY: dict(wallet(home)["cash"])})
+    # cycle 1: the submit times out and its lookups (signed GETs) meet an outage: the order
+    # waits as `submitting` with ccxt's message; cycle 2: the exchange refuses the key, quoting it
+    stub.faults = {"create": ["timeout"], "fetch": ["outage"] * 20}
+    ctx1 = _one_cycle_with(home, stub, keys, monkeypatch)
+    stub.faults = {"echo": ["1"]}
+    ctx2 = live_cycle(home, asof(2), _pool_from_env(stub))
+    reasons = [d["reason"] for c in (ctx1, ctx2) for k, d in c.events if k == "order_deferred"]
+    assert any("ExchangeNotAvailable: binance GET https://" in r and "signature=***" in r for r in reasons), reasons
+    assert any("Invalid API-key ***" in r for r in reasons), reasons
+    leaks = []
+    for p in sorted(home.root.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.parent.parent.name == "objects":
+                data = zlib.decompress(data)
+            leaks += [f"{p.relative_to(home.root)}: {m.decode()[:40]}"
+                      for m in re.findall(rb"signature=[0-9a-f]{16,}", data)]
+            leaks += [f"{p.relative_to(home.root)}: key" for n in (API_KEY, SECRET) if n.encode() in data]
+    assert leaks == []

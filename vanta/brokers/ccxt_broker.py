@@ -52,6 +52,7 @@ from vanta.brokers.errors import (
     NotFound,
     RateLimited,
     Transient,
+    redact,
 )
 from vanta.brokers.rails import Rail
 from vanta.brokers.resilience import Backoff, Breaker, Sleep, call, retry
@@ -497,10 +498,12 @@ class CcxtBroker:
             self.calls += 1
             try:
                 out = await call(fn, venue.breaker)
-            except RateLimited:
+            except RateLimited as err:
                 if venue.ring.rate_limited():
                     self._rebuild(venue)
-                raise
+                raise _masked(err, venue) from None
+            except BrokerError as err:
+                raise _masked(err, venue) from None
             venue.ring.ok()
             return out
 
@@ -526,6 +529,14 @@ class CcxtBroker:
     def _ref(venue: Venue) -> str:
         r = venue.ref
         return f"{r.exchange}:{r.name}" + (":sandbox" if r.sandbox else "")
+
+
+def _masked(err: BrokerError, venue: Venue) -> BrokerError:
+    """`err` with the account's key values masked: an exchange may echo the key it refused,
+    and the message goes to the trade log, the replay bundle and stderr."""
+    keys = [v for ks in venue.ring.sets for v in (ks.api_key, ks.secret, ks.password)]
+    text = redact(err.message, keys)
+    return err if text == err.message else type(err)(text)
 
 
 @dataclass
