@@ -490,20 +490,15 @@ def test_the_stages_after_a_ccxt_execute_keep_vantas_decimal_context(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """ccxt sets the Decimal context's rounding to half up (and traps underflow) as it rounds
     an order's amount and price. Leaked into the cycle's context, every stage after execute
-    rounded half up live and half even in replay: a lot cost with a sub-cent digit gave
-    cost_basis 1000.01 live and 1000.00 replayed, and `vanta replay 1` failed."""
+    rounded half up live and half even in replay: a lot cost with a sub-cent digit (which
+    portfolio.json now refuses) gave cost_basis 1000.01 live and 1000.00 replayed, and
+    `vanta replay 1` failed; any inexact division after execute could do the same."""
     import decimal
 
     from vanta import cycle as cycle_mod
     from vanta.money import CONTEXT
 
     home = make_home(tmp_path)
-    p = home.memory / "portfolio.json"
-    data = json.loads(p.read_text())
-    # F_2002 (kill switch on: no orders) holds an IBM lot bought at a sub-cent cost.
-    data["followers"]["F_2002"]["USD"] = {"cash": "29000.00", "sleeves": {"main": {
-        "cash": {"USD": "0.00"}, "positions": {"IBM": [["10", "1000.005"]]}}}}
-    p.write_text(json.dumps(data))
     seen: list[tuple[str, str, bool]] = []
 
     def spy(name: str, fn: Any) -> Any:
