@@ -128,7 +128,7 @@ def _one_cycle_with(home: Any, stub: StubVenue, env_: dict[str, str], monkeypatc
 
 
 @pytest.mark.parametrize("case", ["store_env_unset", "store_sealed_no_key", "keys_file_without_secret",
-                                  "keys_file_not_a_list"])
+                                  "keys_file_not_a_list", "keys_file_in_the_home"])
 def test_an_account_whose_stored_keys_cannot_be_read_waits_and_the_others_trade(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
     """Keys `vanta onboard` stored as `env:NAME` with NAME unset (or sealed, with no
@@ -136,7 +136,8 @@ def test_an_account_whose_stored_keys_cannot_be_read_waits_and_the_others_trade(
     nothing this cycle and the others trade (README: Keys). The store's error used to stop
     the whole cycle with exit 3 after its in-flight record, so every later `vanta cycle`
     failed the same way until someone fixed one follower's keys; a key set without
-    "secret" in VANTA_KEYS_FILE was a KeyError (exit 1, a traceback)."""
+    "secret" in VANTA_KEYS_FILE was a KeyError (exit 1, a traceback); a VANTA_KEYS_FILE
+    inside the home (README: outside the home) was used, the check never given the home."""
     for k in [k for k in os.environ if k.startswith(("VANTA_KEY", "VANTA_SECRETS"))]:
         monkeypatch.delenv(k)
     home = make_home(tmp_path)
@@ -150,8 +151,10 @@ def test_an_account_whose_stored_keys_cannot_be_read_waits_and_the_others_trade(
                                      "accounts": {"alice": [{"api_key": form, "api_secret": form}]}}))
         env_["VANTA_SECRETS_FILE"] = str(store)
     else:
-        keys = outside / "keys.json"
-        entry: Any = [{"apiKey": API_KEY}] if case == "keys_file_without_secret" else {"apiKey": API_KEY}
+        keys = (home.root if case == "keys_file_in_the_home" else outside) / "keys.json"
+        entry: Any = ({"apiKey": API_KEY} if case == "keys_file_not_a_list" else
+                      [{"apiKey": API_KEY, "secret": SECRET}] if case == "keys_file_in_the_home" else
+                      [{"apiKey": API_KEY}])
         keys.write_text(json.dumps({"binance:alice": entry}))
         keys.chmod(0o600)
         env_ |= {"VANTA_KEYS_FILE": str(keys), "VANTA_SECRETS_FILE": str(outside / "none.enc")}
@@ -162,6 +165,8 @@ def test_an_account_whose_stored_keys_cannot_be_read_waits_and_the_others_trade(
     assert not home.inflight.exists()  # the cycle committed
     reasons = [d["reason"] for k, d in ctx.events if k == "order_deferred"]
     assert reasons and not [r for r in reasons if API_KEY in r]
+    if case == "keys_file_in_the_home":
+        assert all("inside the home" in r for r in reasons), reasons
 
 
 class EchoingVenue(StubVenue):

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from vanta import faults
@@ -552,12 +553,14 @@ class VenuePool:
     """Called with each order the exchange acknowledged and the perf_counter instant (benchmarks)."""
     breakers: dict[str, Breaker] = field(default_factory=dict)
     gates: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    home: Path | None = None
+    """The home that trades: a VANTA_KEYS_FILE inside it is refused."""
 
     def venue(self, account_ref: str) -> Venue:
         from vanta.brokers import secrets
 
         ref = parse_ref(account_ref)
-        ring = KeyRing((self.keys or secrets.resolve)(account_ref))
+        ring = KeyRing(self.keys(account_ref) if self.keys else secrets.resolve(account_ref, home=self.home))
         breaker = self.breakers.setdefault(ref.exchange, Breaker(
             ref.exchange, self.policy.breaker_threshold, self.policy.breaker_cooldown))
         gate = self.gates.setdefault(ref.exchange, asyncio.Semaphore(self.policy.concurrency))
