@@ -484,3 +484,36 @@ def test_lookups_start_at_the_asof_of_the_orders_cycle_and_old_ones_are_lookup_o
                          "young": ms + 17 * 86_400_000 - SINCE_MARGIN_MS}
     assert got.lookup_only == {"old"}  # submitting and MAX_AGE cycles old; an open order is followed
     assert past([young, old], None, None, None) == (({}, frozenset(), {}))
+
+
+def test_the_stages_after_a_ccxt_execute_keep_vantas_decimal_context(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ccxt sets the Decimal context's rounding to half up (and traps underflow) as it rounds
+    an order's amount and price. Leaked into the cycle's context, every stage after execute
+    rounded half up live and half even in replay: a lot cost with a sub-cent digit (which
+    portfolio.json now refuses) gave cost_basis 1000.01 live and 1000.00 replayed, and
+    `vanta replay 1` failed; any inexact division after execute could do the same."""
+    import decimal
+
+    from vanta import cycle as cycle_mod
+    from vanta.money import CONTEXT
+
+    home = make_home(tmp_path)
+    seen: list[tuple[str, str, bool]] = []
+
+    def spy(name: str, fn: Any) -> Any:
+        def run(ctx: Any, edge: Any) -> Any:
+            c = decimal.getcontext()
+            seen.append((name, c.rounding, c.traps[decimal.Underflow]))
+            return fn(ctx, edge)
+        return run
+
+    monkeypatch.setattr(cycle_mod, "STAGES", tuple((n, spy(n, f)) for n, f in cycle_mod.STAGES))
+    stub = seeded(home)
+    ctx = cycle(home, asof(1), stub)
+    assert stub.creates and live_orders(ctx) == [], "the live follower's orders went out and filled"
+    assert [s for s in seen if s[1:] != (CONTEXT.rounding, False)] == []
+    assert len(seen) == len(cycle_mod.STAGES)
+    no_network(monkeypatch)
+    result = replay(home, 1)
+    assert result.ok, result.mismatches

@@ -7,10 +7,11 @@ import json
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ccxt_support import live_cycle
-from test_ccxt_cycle import LIVE, asof, make_home, pool_for, wallet
+from test_ccxt_cycle import LIVE, asof, live_orders, make_home, pool_for, wallet
 
 from vanta.brokers.ccxt_broker import VenuePool
 from vanta.brokers.secrets import KeyRing, KeySet, parse_ref, resolve
@@ -107,3 +108,104 @@ def test_no_secret_reaches_the_home(tmp_path: Path, monkeypatch: pytest.MonkeyPa
                     leaks.append((name, needle))
     assert leaks == []
     assert inflated > 0  # the replay objects were searched, not skipped
+
+
+def _pool_from_env(stub: StubVenue) -> Any:
+    base = pool_for(stub)
+
+    def from_env() -> VenuePool:
+        pool: VenuePool = base()
+        pool.keys = None  # resolve from the environment, the keys file and the store, as in production
+        return pool
+
+    return from_env
+
+
+def _one_cycle_with(home: Any, stub: StubVenue, env_: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    for k, v in env_.items():
+        monkeypatch.setenv(k, v)
+    return live_cycle(home, asof(1), _pool_from_env(stub))
+
+
+@pytest.mark.parametrize("case", ["store_env_unset", "store_sealed_no_key", "keys_file_without_secret",
+                                  "keys_file_not_a_list", "keys_file_in_the_home"])
+def test_an_account_whose_stored_keys_cannot_be_read_waits_and_the_others_trade(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str) -> None:
+    """Keys `vanta onboard` stored as `env:NAME` with NAME unset (or sealed, with no
+    VANTA_SECRETS_KEY), or a keys file whose entry lacks its secret: that account trades
+    nothing this cycle and the others trade (README: Keys). The store's error used to stop
+    the whole cycle with exit 3 after its in-flight record, so every later `vanta cycle`
+    failed the same way until someone fixed one follower's keys; a key set without
+    "secret" in VANTA_KEYS_FILE was a KeyError (exit 1, a traceback); a VANTA_KEYS_FILE
+    inside the home (README: outside the home) was used, the check never given the home."""
+    for k in [k for k in os.environ if k.startswith(("VANTA_KEY", "VANTA_SECRETS"))]:
+        monkeypatch.delenv(k)
+    home = make_home(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    env_: dict[str, str] = {}
+    if case.startswith("store"):
+        form = {"env": "ALICE_KEY_UNSET"} if case == "store_env_unset" else {"sealed": "gAAAA-not-opened"}
+        store = outside / "secrets.enc"
+        store.write_text(json.dumps({"schema": "vanta.secrets/1",
+                                     "accounts": {"alice": [{"api_key": form, "api_secret": form}]}}))
+        env_["VANTA_SECRETS_FILE"] = str(store)
+    else:
+        keys = (home.root if case == "keys_file_in_the_home" else outside) / "keys.json"
+        entry: Any = ({"apiKey": API_KEY} if case == "keys_file_not_a_list" else
+                      [{"apiKey": API_KEY, "secret": SECRET}] if case == "keys_file_in_the_home" else
+                      [{"apiKey": API_KEY}])
+        keys.write_text(json.dumps({"binance:alice": entry}))
+        keys.chmod(0o600)
+        env_ |= {"VANTA_KEYS_FILE": str(keys), "VANTA_SECRETS_FILE": str(outside / "none.enc")}
+    ctx = _one_cycle_with(home, StubVenue(latency=0), env_, monkeypatch)
+    waiting = live_orders(ctx)
+    assert waiting and all(o.status == "retry" for o in waiting)
+    assert any(k == "fill" for k, _ in ctx.events)  # the paper followers traded
+    assert not home.inflight.exists()  # the cycle committed
+    reasons = [d["reason"] for k, d in ctx.events if k == "order_deferred"]
+    assert reasons and not [r for r in reasons if API_KEY in r]
+    if case == "keys_file_in_the_home":
+        assert all("inside the home" in r for r in reasons), reasons
+
+
+class EchoingVenue(StubVenue):
+    """A venue whose refusal quotes the API key it was sent (some exchanges do), and whose
+    signed GETs are out for a while (ccxt's message then holds the signed URL)."""
+
+    def _route(self, url: str, method: str, headers: Any, body: str | None) -> tuple[int, str]:
+        if method == "POST" and self.faults.pop("echo", None):
+            return 401, json.dumps({"code": -2015, "msg": f"Invalid API-key {headers.get('X-MBX-APIKEY')}, "
+                                                         "IP, or permissions for action."})
+        return super()._route(url, method, headers, body)
+
+
+def test_ccxt_error_messages_keep_no_key_or_signature(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broker error's message goes to the trade log (order_deferred, reject), the replay
+    bundle (broker_answers.json) and stderr. ccxt writes the request URL into it, and binance
+    signs GET and DELETE requests in the URL (`signature=<HMAC of the query with the secret>`):
+    those signatures were logged and recorded, as was a key an exchange quoted back."""
+    import re
+
+    home = make_home(tmp_path)
+    keys = env("BINANCE_ALICE", 1, API_KEY, SECRET) | {"VANTA_SECRETS_FILE": str(tmp_path / "none.enc")}
+    stub = EchoingVenue(latency=0, holdings={API_KEY: dict(wallet(home)["cash"])})
+    # cycle 1: the submit times out and its lookups (signed GETs) meet an outage: the order
+    # waits as `submitting` with ccxt's message; cycle 2: the exchange refuses the key, quoting it
+    stub.faults = {"create": ["timeout"], "fetch": ["outage"] * 20}
+    ctx1 = _one_cycle_with(home, stub, keys, monkeypatch)
+    stub.faults = {"echo": ["1"]}
+    ctx2 = live_cycle(home, asof(2), _pool_from_env(stub))
+    reasons = [d["reason"] for c in (ctx1, ctx2) for k, d in c.events if k == "order_deferred"]
+    assert any("ExchangeNotAvailable: binance GET https://" in r and "signature=***" in r for r in reasons), reasons
+    assert any("Invalid API-key ***" in r for r in reasons), reasons
+    leaks = []
+    for p in sorted(home.root.rglob("*")):
+        if p.is_file():
+            data = p.read_bytes()
+            if p.parent.parent.name == "objects":
+                data = zlib.decompress(data)
+            leaks += [f"{p.relative_to(home.root)}: {m.decode()[:40]}"
+                      for m in re.findall(rb"signature=[0-9a-f]{16,}", data)]
+            leaks += [f"{p.relative_to(home.root)}: key" for n in (API_KEY, SECRET) if n.encode() in data]
+    assert leaks == []

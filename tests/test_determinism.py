@@ -318,3 +318,28 @@ def test_pure_core_has_no_clock_randomness_environment_or_set_order(path: Path) 
 
 def test_pure_module_list_is_not_empty() -> None:
     assert len([p for p in PURE_MODULES if p.parent.name == "stages"]) >= 10, PURE_MODULES
+
+
+def test_a_hand_written_number_means_the_same_in_every_cycle(tmp_path: Path) -> None:
+    """vault.json written by hand with JSON numbers (`"lot_size": 0.00010`): its first cycle
+    read it strictly, the later ones (its bytes now recorded in the log) and replay through a
+    double, so the quantities had 5 decimals in cycle 1 and 4 from cycle 2 on, and
+    `vanta replay 1` failed."""
+    from cli_support import invoke
+
+    home = tmp_path / "home"
+    assert invoke("init", str(home)).exit_code == 0
+    vault = home / "memory" / "vault.json"
+    data = json.loads(vault.read_text())
+    for m in data["markets"].values():
+        m["lot_size"] = "__0.00010__"
+    vault.write_text(json.dumps(data, indent=2).replace('"__0.00010__"', "0.00010"))
+    for when in ASOFS[:3]:
+        r = invoke("cycle", "--home", str(home), "--asof", when)
+        assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in (home / "memory" / "trade_log.jsonl").read_text().splitlines()]
+    decimals = {(e["cycle"], len(e["data"]["qty"].partition(".")[2])) for e in lines if e["kind"] == "child_order"}
+    assert {c for c, _ in decimals} == {1, 2, 3}
+    assert {d for _, d in decimals} == {5}, sorted(decimals)
+    r = invoke("replay", "--all", "--home", str(home))
+    assert r.exit_code == 0, r.output

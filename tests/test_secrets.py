@@ -304,3 +304,59 @@ def test_a_key_field_written_twice_is_named_without_its_values(home: Path, tmp_p
     assert r.stderr.startswith(f"Error: {p}:/brokers/equities/api_key: the key 'api_key' is written twice"), r.stderr
     assert API_KEY not in r.stderr + r.stdout and API_SECRET not in r.stderr + r.stdout
     assert home_files(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
+
+
+# A secret as exchanges issue them (base64: '/', '+', '='), pasted into the wrong field.
+B64_SECRET = "kQ9m/7Jx+Zt2VbN8pLw3Rr5sYh6Ue1Fo4Gd0Ci=="
+MISPLACED = {
+    "user_id": ({**packet(), "user_id": B64_SECRET}, "/user_id"),
+    "persona": ({**packet(), "persona": B64_SECRET}, "/persona"),
+    "vault_id": ({**packet(), "vault_id": B64_SECRET}, "/vault_id"),
+    "fee_model_as_text": ({**packet(), "fee_model": B64_SECRET}, "/fee_model"),
+    "caps_allow": ({**packet(), "caps": {"allow": [B64_SECRET]}}, "/caps/allow/0"),
+    "sleeve_id": ({**packet(), "vault_id": None, "mirroring_mode": None, "scale": None,
+                   "sleeves": [{"sleeve_id": B64_SECRET, "vault_id": "V_CORE"}]}, "/sleeves/0/sleeve_id"),
+    "env_ref_to_a_key": (packet(api_key="env:" + B64_SECRET), "/brokers/equities/api_key"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MISPLACED))
+def test_a_key_pasted_into_another_field_is_not_quoted(home: Path, tmp_path: Path, store: dict[str, str],
+                                                       case: str) -> None:
+    """The refusal of a packet names the field and the problem but never prints a text value:
+    a key in `user_id` or `persona` (a form's fields shifted by one) was printed on stderr,
+    which cron mails and logs keep."""
+    data, path = MISPLACED[case]
+    p = write(tmp_path, {k: v for k, v in data.items() if v is not None})
+    before = home_files(home)
+    r = vanta("onboard", p, "--home", home, "--asof", ADMIN_1, env=store)
+    assert r.returncode == 3, r.stderr
+    assert r.stderr.startswith(f"Error: {p}:{path}:") and r.stderr.count("\n") == 1, r.stderr
+    for part in (B64_SECRET, B64_SECRET[:12], B64_SECRET[-12:]):
+        assert part not in r.stderr + r.stdout
+    assert home_files(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()
+
+
+def test_a_misplaced_number_is_still_quoted(home: Path, tmp_path: Path) -> None:
+    r = vanta("onboard", write(tmp_path, {**packet(), "scale": -0.25}), "--home", home, "--asof", ADMIN_1, env={})
+    assert r.returncode == 3 and "greater than 0, found -0.25" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("where", ["account_ref", "user_id"])
+def test_a_key_also_given_as_an_account_ref_is_refused(home: Path, tmp_path: Path, store: dict[str, str],
+                                                       where: str) -> None:
+    """The key id doubles as an account's name in some integrations: sent as `account_ref`
+    (or `user_id`) too, it was written to mirror_registry.json, the registry_update line and
+    every later replay bundle, while the same value in `api_key` was sealed outside the home."""
+    data = packet(api_key=API_KEY, api_secret=API_SECRET)
+    if where == "account_ref":
+        data["brokers"]["equities"]["account_ref"] = API_KEY
+    else:
+        data["user_id"] = API_KEY
+    before = home_files(home)
+    r = vanta("onboard", write(tmp_path, data), "--home", home, "--asof", ADMIN_1, env=store)
+    assert r.returncode == 3, r.stderr
+    path = "/brokers/equities/account_ref" if where == "account_ref" else "/user_id"
+    assert f":{path}: holds an API key" in r.stderr, r.stderr
+    assert API_KEY not in r.stderr + r.stdout and API_SECRET not in r.stderr + r.stdout
+    assert home_files(home) == before and not Path(store["VANTA_SECRETS_FILE"]).exists()

@@ -28,14 +28,16 @@ _OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 _LINE_OPTS = orjson.OPT_SORT_KEYS
 
 # What sends loads_for_model to the exact reader: a number token of 16+ characters
-# (digits, dots, a sign) or one with an exponent (orjson refuses NaN and Infinity). Tokens are found
+# (digits, dots, a sign), one with a fraction (a double drops its trailing zeros: `0.20` would
+# be read as 0.2; vanta writes its Decimals as strings, so only numbers people wrote have
+# one) or one with an exponent (orjson refuses NaN and Infinity). Tokens are found
 # in a copy with whitespace dropped, every digit and `-` made `0` and every `,` `[` made
 # `:`: a JSON number always follows `:`, `,` or `[`, so each starts at a `:0` (text in
 # strings can only add false alarms, which cost the exact reader, never a wrong value).
 # bytes.translate and bytes.find run at memory speed; a regex over the text was 10x slower.
 _TOKENS = bytes.maketrans(b"0123456789-,[", b"00000000000::")
 _WHITESPACE = b" \t\r\n"
-_INEXACT = re.compile(rb":0(?:[0.]{15}|[0.]*[eE])")
+_INEXACT = re.compile(rb":0(?:[0.]{15}|0*[.eE])")
 _MAX_SAFE_INT = 2**53
 _SIG_DIGITS = 15  # every decimal with <= 15 significant digits survives a double
 
@@ -260,9 +262,9 @@ def loads_for_model(raw: bytes, file: str, vouched: bool) -> Any:
     Vouched bytes were rendered by vanta from a validated model, so they have no
     repeated key and orjson may read them: orjson reads a JSON number as a double, and
     pydantic turns a double into a Decimal through its shortest repr: exact for up to
-    15 significant digits and ordinary exponents. Files with a longer digit run or an
-    exponent go to `loads`, which refuses what a double cannot carry. Either way the
-    model gets the value written.
+    15 significant digits and ordinary exponents, but not its trailing zeros. Files with a
+    longer digit run, a fraction or an exponent go to `loads`, which refuses what a double
+    cannot carry. Either way the model gets the decimal written, digit for digit.
     """
     if vouched and _doubles_exact(raw):
         try:

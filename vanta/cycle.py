@@ -266,7 +266,7 @@ class LiveEdge:
             answered, balances, conversions = ccxt_edge.submit(
                 live, refs, ctx.snap.markets if ctx.snap else ctx.vault.markets, execution, maybe_sent, self.ccxt_pool,
                 ctx.cycle, lambda c: ctx.asof if c == ctx.cycle else _recorded_asof(self.home, c),
-                ctx.snap.prices if ctx.snap else None)
+                ctx.snap.prices if ctx.snap else None, self.home.root)
             fills += answered
             lines += map(canonical.dumps_line_trusted, answered)
             ids = list(map(_ID, fills))

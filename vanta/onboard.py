@@ -128,23 +128,57 @@ class Packet(Model):
     paper_balance: dict[Currency, NonNeg] | None = None
 
 
-_FOUND = re.compile(r", found .*?(?P<more> \(and \d+ more problems?\))?$", re.S)
+_FOUND = re.compile(r", found (?P<value>.*?)(?P<more> \(and \d+ more problems?\))?$", re.S)
+_NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
+
+
+def _shown(m: re.Match[str]) -> str:
+    """A number found where it does not belong is quoted; text never is (a key pasted into
+    the wrong field, `user_id` or `persona`, would be printed and end up in cron's mail)."""
+    return m.group(0) if _NUMBER.fullmatch(m.group("value")) else ", value not shown" + (m.group("more") or "")
 
 
 def parse_packet(raw: bytes, file: str) -> Packet:
-    """Validate a packet. A message about a broker entry, or an unknown field, never
-    quotes the value: it may be an API key."""
+    """Validate a packet. A message never quotes a text value, and about a broker entry or
+    an unknown field no value at all: it may be an API key."""
     try:
-        return parse(raw, Packet, file)
+        packet = parse(raw, Packet, file)
     except InputError as e:
         if not (e.path.startswith("/brokers") or e.problem.startswith("unknown field")):
-            raise
+            raise InputError(e.file, e.path, _FOUND.sub(_shown, e.problem, count=1), e.fix) from None
         problem, fix = _FOUND.sub(lambda m: ", value not shown" + (m.group("more") or ""), e.problem, count=1), e.fix
         if problem == e.problem and not problem.startswith(("required field is missing", "the key ")):
             # (a key written twice: the message names the key, never its value)
             # canonical's refusals quote the number in the problem and the fix
             problem, fix = "not a valid value (the value is not shown: it may be a key)", "write it as a string"
         raise InputError(e.file, e.path, problem, fix) from None
+    _keys_stay_in_key_fields(packet, canonical.loads(raw, file), file)
+    return packet
+
+
+KEY_FIELDS = frozenset(KeyFields.model_fields) | {"keys"}
+
+
+def _keys_stay_in_key_fields(packet: Packet, tree: Any, file: str) -> None:
+    """Refuse a packet whose key value also appears in a field that goes to memory/ (an
+    integration that sends the API key as `account_ref`, the account's name, as well)."""
+    entries = [e for e in (packet.brokers.equities, packet.brokers.crypto) if e is not None]
+    secrets = {v for e in entries for spec in e.specs() for v in spec.values()
+               if not secret_store.is_ref(v) and len(v) >= 8}
+    if not secrets:
+        return
+    stack: list[tuple[Any, str]] = [(tree, "")]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            stack += [(v, f"{path}/{k}") for k, v in node.items() if k not in KEY_FIELDS]
+        elif isinstance(node, list):
+            stack += [(v, f"{path}/{i}") for i, v in enumerate(node)]
+        elif isinstance(node, str) and any(s in node for s in secrets):
+            raise InputError(file, path, "holds an API key given in the packet (value not shown); this field "
+                             "is written to memory/, the trade log and replay bundles",
+                             "name the account with an id that is not a key (the keys go in api_key, "
+                             "api_secret and passphrase only)")
 
 
 # ---------------------------------------------------------------- from packet to registry entry
@@ -267,7 +301,8 @@ def _key_specs(p: Packet, file: str) -> dict[str, list[dict[str, str]]]:
             for name, value in ks.spec().items():
                 ref = value[len(secret_store.ENV_PREFIX):]
                 if secret_store.is_ref(value) and not secret_store.ENV_NAME.match(ref):
-                    raise InputError(file, f"{at}/{name}", f"env reference {value!r} is not a variable name",
+                    raise InputError(file, f"{at}/{name}", "the env reference is not a variable name (value not "
+                                     "shown: it may be a key)",
                                      'write "env:NAME" with letters, digits and _')
         specs = entry.specs()
         if entry.spec() and entry.keys:

@@ -9,12 +9,13 @@ starts on inconsistent state.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from vanta import canonical
+from vanta.canonical import fmt_decimal
 from vanta.errors import InputError
 from vanta.models import (
     MEMORY_FILES,
@@ -29,7 +30,7 @@ from vanta.models import (
     Vault,
     VaultFile,
 )
-from vanta.money import ZERO
+from vanta.money import CURRENCY_SCALE, ZERO, cash_step
 
 M = TypeVar("M", bound=Model)
 
@@ -106,7 +107,38 @@ def parse(raw: bytes, model: type[M], file: str, vouched: bool = False) -> M:
 
 def parse_memory(raw: Mapping[str, bytes], vouched: Collection[str], prefix: str = "memory/") -> dict[str, Model]:
     """Every memory file as its model; `vouched`: the names whose bytes vanta last committed."""
-    return {name: parse(raw[name], model, prefix + name, name in vouched) for name, model in MEMORY_FILES.items()}
+    models = {name: parse(raw[name], model, prefix + name, name in vouched) for name, model in MEMORY_FILES.items()}
+    if "portfolio.json" not in vouched:  # vanta's own books are at the minor unit: only an edited file is checked
+        _check_minor_units(models["portfolio.json"], models["vault.json"], prefix + "portfolio.json")  # type: ignore[arg-type]
+    return models
+
+
+def _check_minor_units(port: PortfolioFile, vf: VaultFile, file: str) -> None:
+    """Cash and lot costs are whole minor units (a cent no broker account holds would
+    stay in the books, their PnL and fees for good)."""
+    def check(amount: Decimal, currency: str | None, path: str) -> None:
+        if currency not in CURRENCY_SCALE:
+            return  # an unknown currency or symbol is reported by the model or cross_check
+        step = cash_step(currency)
+        if amount != amount.quantize(step, ROUND_DOWN):
+            raise InputError(file, path, f"{currency} is counted in steps of {step}, found {fmt_decimal(amount)}",
+                             f"round it to a multiple of {step}")
+
+    def account(a: Account, at: str, quote: str | None) -> None:
+        for ccy, amount in sorted(a.cash.items()):
+            check(amount, ccy, f"{at}/cash/{ccy}")
+        for sym, lots in sorted(a.positions.items()):
+            mk = vf.markets.get(sym)
+            for k, (_, cost) in enumerate(lots):
+                check(cost, quote or (mk.quote if mk else None), f"{at}/positions/{sym}/{k}/1")
+
+    for vid, acct in sorted(port.vaults.items()):
+        account(acct, f"/vaults/{vid}", None)
+    for fid, cores in sorted(port.followers.items()):
+        for quote, core in sorted(cores.items()):
+            check(core.cash, quote, f"/followers/{fid}/{quote}/cash")
+            for sid, sb in sorted(core.sleeves.items()):
+                account(sb, f"/followers/{fid}/{quote}/sleeves/{sid}", quote)
 
 
 def cross_check(models: Mapping[str, Any], prefix: str = "memory/") -> None:

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from vanta import faults
@@ -52,6 +53,7 @@ from vanta.brokers.errors import (
     NotFound,
     RateLimited,
     Transient,
+    redact,
 )
 from vanta.brokers.rails import Rail
 from vanta.brokers.resilience import Backoff, Breaker, Sleep, call, retry
@@ -497,10 +499,12 @@ class CcxtBroker:
             self.calls += 1
             try:
                 out = await call(fn, venue.breaker)
-            except RateLimited:
+            except RateLimited as err:
                 if venue.ring.rate_limited():
                     self._rebuild(venue)
-                raise
+                raise _masked(err, venue) from None
+            except BrokerError as err:
+                raise _masked(err, venue) from None
             venue.ring.ok()
             return out
 
@@ -528,6 +532,14 @@ class CcxtBroker:
         return f"{r.exchange}:{r.name}" + (":sandbox" if r.sandbox else "")
 
 
+def _masked(err: BrokerError, venue: Venue) -> BrokerError:
+    """`err` with the account's key values masked: an exchange may echo the key it refused,
+    and the message goes to the trade log, the replay bundle and stderr."""
+    keys = [v for ks in venue.ring.sets for v in (ks.api_key, ks.secret, ks.password)]
+    text = redact(err.message, keys)
+    return err if text == err.message else type(err)(text)
+
+
 @dataclass
 class VenuePool:
     """Builds one Venue per account_ref: one breaker and one concurrency gate per exchange."""
@@ -541,12 +553,14 @@ class VenuePool:
     """Called with each order the exchange acknowledged and the perf_counter instant (benchmarks)."""
     breakers: dict[str, Breaker] = field(default_factory=dict)
     gates: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    home: Path | None = None
+    """The home that trades: a VANTA_KEYS_FILE inside it is refused."""
 
     def venue(self, account_ref: str) -> Venue:
         from vanta.brokers import secrets
 
         ref = parse_ref(account_ref)
-        ring = KeyRing((self.keys or secrets.resolve)(account_ref))
+        ring = KeyRing(self.keys(account_ref) if self.keys else secrets.resolve(account_ref, home=self.home))
         breaker = self.breakers.setdefault(ref.exchange, Breaker(
             ref.exchange, self.policy.breaker_threshold, self.policy.breaker_cooldown))
         gate = self.gates.setdefault(ref.exchange, asyncio.Semaphore(self.policy.concurrency))

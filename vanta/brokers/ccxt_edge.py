@@ -12,7 +12,8 @@ import asyncio
 import os
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from decimal import Decimal, localcontext
+from pathlib import Path
 from typing import NamedTuple
 
 from vanta.brokers import rails
@@ -151,13 +152,16 @@ def submit(orders: Sequence[Order], refs: Mapping[str, str], markets: Mapping[st
            execution: Mapping[str, Execution], maybe_sent: frozenset[str],
            pool_factory: Callable[[], VenuePool] | None = None, cycle: int | None = None,
            asof_of: Callable[[int], str | None] | None = None,
-           prices: Mapping[str, Decimal] | None = None) -> Answers:
+           prices: Mapping[str, Decimal] | None = None, home: Path | None = None) -> Answers:
     """Answers for the ccxt accounts' orders (one per order; deferrals included), each
     account's balances read afterwards (an account whose read failed is left out), and
     the stable-rail conversions. Without a pool factory, rails come from VANTA_RAIL_*.
 
     `cycle` (this cycle's number), `asof_of` (a cycle's asof) and `prices` (the snapshot's)
-    tell the broker the orders' past (see `past`)."""
+    tell the broker the orders' past (see `past`); `home`, the home that trades, is where
+    no key file may be."""
     pool = pool_factory() if pool_factory is not None else VenuePool(Policy(rails=rails.from_env(os.environ)))
+    pool.home = pool.home or home
     history = past(orders, cycle, asof_of, prices)
-    return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent, history))
+    with localcontext():  # ccxt sets the Decimal context's rounding (half up) as it rounds amounts: not the stages'
+        return asyncio.run(_run(pool, orders, refs, markets, execution, maybe_sent, history))

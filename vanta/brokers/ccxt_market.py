@@ -12,7 +12,7 @@ import asyncio
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from vanta.brokers.ccxt_exchange import make_exchange, to_market
@@ -88,4 +88,5 @@ def snapshot(cycle: int, asof: str, exchange: str, timeframe: str, symbols: Sequ
         finally:
             await ex.close()
 
-    return asyncio.run(go())
+    with localcontext():  # ccxt may change the Decimal context it runs in: keep that from the stages
+        return asyncio.run(go())

@@ -8,6 +8,9 @@ costs nothing.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from vanta.errors import VantaError
 
 
@@ -146,5 +149,20 @@ def is_ccxt_error(exc: BaseException) -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    text = redact(" ".join(str(exc).split()))
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+# A query parameter that authenticates a request (binance signs its GET and DELETE calls in
+# the URL, which ccxt puts in its messages): its value is replaced, the rest stays readable.
+_SIGNED = re.compile(r"([?&][A-Za-z_]*(?:sign|key|secret|pass|token|auth)[A-Za-z_]*=)[^&\s\"']+", re.I)
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """`text` (a broker's error message, which vanta logs and records) with signatures and
+    credentials in URLs, and every value of `secrets` (the account's keys), masked."""
+    text = _SIGNED.sub(r"\1***", text)
+    for s in secrets:
+        if s and len(s) >= 6:  # shorter values would mask ordinary words
+            text = text.replace(s, "***")
+    return text

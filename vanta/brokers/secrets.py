@@ -98,6 +98,12 @@ def from_file(ref: str, path: Path, home: Path | None) -> list[KeySet]:
         sets = json.loads(path.read_text()).get(ref, [])
     except (ValueError, AttributeError) as exc:
         raise StateError(f"VANTA_KEYS_FILE {path} is not a JSON object of key-set lists: {exc}") from None
+    good = isinstance(sets, list) and all(
+        isinstance(s, dict) and all(isinstance(s.get(k), str) and s[k] for k in ("apiKey", "secret"))
+        and isinstance(s.get("password", ""), str | None) for s in sets)
+    if not good:  # the values are never quoted: they are keys
+        raise StateError(f"VANTA_KEYS_FILE {path}: {ref!r} is not a list of key sets "
+                         '{"apiKey": "...", "secret": "...", "password": "..." (optional)}; fix the file')
     return [KeySet(f"file #{i + 1}", s["apiKey"], s["secret"], s.get("password")) for i, s in enumerate(sets)]
 
 
@@ -112,8 +118,12 @@ def resolve(ref: str, env: Mapping[str, str] | None = None, home: Path | None = 
     # Keys `vanta onboard` put in the secret store, under the registry's account_ref.
     from vanta import secrets as store
 
+    try:
+        stored = store.resolve(ref.partition(":")[2], env)
+    except store.SecretsError as err:  # this account cannot trade; the others still do
+        raise StateError(err.message) from None
     sets += [KeySet(f"store #{i + 1}", k.api_key, k.api_secret, k.passphrase)
-             for i, k in enumerate(store.resolve(ref.partition(":")[2], env)) if k.api_key and k.api_secret]
+             for i, k in enumerate(stored) if k.api_key and k.api_secret]
     if not sets:
         stem = f"VANTA_KEY_{parsed.env_stem}_1_"
         raise StateError(f"no API keys for account_ref {ref!r}: set {stem}API_KEY and {stem}SECRET "
