@@ -19,6 +19,7 @@ generated homes (hypothesis). Each home is audited after several of its cycles.
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from money_audit import Audit, read, read_lines, start_of
 
+from vanta import canonical
 from vanta.cycle import run_cycle
 from vanta.errors import InputError
 from vanta.home import Home
@@ -66,10 +68,30 @@ def run_and_audit(root: Path, cycles: int, every: int, first: int = 1) -> Audit:
 
 
 def test_example_home_two_months(tmp_path: Path) -> None:
-    write_home(tmp_path, example_files(), force=False)
-    a = run_and_audit(tmp_path, 45, every=15)
-    assert a.counts["fill"] > 500 and a.counts["allocation"] > 0
+    """45 daily cycles; a follower onboarded on day 10 with a paper wallet of its own."""
+    from vanta.onboard import onboard
+
+    root = tmp_path / "home"
+    write_home(root, example_files(), force=False)
+    start = start_of(root)
+    for c in range(1, 46):
+        run_cycle(Home(root), day(c))
+        if c == 10:
+            packet = tmp_path / "packet.json"
+            packet.write_text(json.dumps({
+                "user_id": "F_9001", "vault_id": "V_CORE", "fee_model": {"perf_share": "0.25"},
+                "brokers": {"equities": {"adapter": "paper", "account_ref": "paper:F_9001"}},
+                "paper_balance": {"USD": "25000.37"}}))
+            onboard(Home(root), packet, asof=day(c)[:11] + "12:00:00Z")
+        if c % 15 == 0:
+            a = audit(root, start)
+    assert a.counts["fill"] > 500 and a.counts["allocation"] > 0 and a.counts["registry_update"] == 1
+    assert any(d["user_id"] == "F_9001" for d in a.fee_events)
     assert {d["charge"] for d in a.fee_events} == {"performance"}
+
+
+FEE_MODELS = [{"type": "performance_or_flat", "flat_usd": "9.99", "perf_share": "0.2"},
+              {"type": "flat", "flat_usd": "12.345"}, {"perf_share": "0.125"}]
 
 
 @pytest.mark.parametrize("mode", ["proportional", "fixed_ratio", "fixed_amount", "target", "scaled_trades"])
@@ -78,8 +100,14 @@ def test_synthetic_home_every_mode(tmp_path: Path, mode: str) -> None:
     out = subprocess.run([sys.executable, "-m", "vanta", "init", str(root), "--followers", "12", "--symbols", "4",
                           "--seed", "11", "--mode", mode], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    a = run_and_audit(root, 12, every=6)
+    # every fee type, so that the month closing on day 31 bills flat fees and top-ups
+    reg = read(root, "mirror_registry.json")
+    for i, f in enumerate(reg["followers"]):
+        f["fee_model"] = FEE_MODELS[i % len(FEE_MODELS)]
+    (root / "memory" / "mirror_registry.json").write_bytes(canonical.dumps(reg))
+    a = run_and_audit(root, 12, every=6, first=25)
     assert a.counts["follower_fill"] > 0
+    assert {d["charge"] for d in a.fee_events} >= {"flat", "topup"}
 
 
 @pytest.mark.parametrize("mode", ["proportional", "fixed_amount", "scaled_trades"])
