@@ -310,9 +310,15 @@ class Audit:
                 for k in [k for k in self.fee_terms if k[0] == fid]:
                     self.fee_terms[k] = {"unknown": True}  # a partial update: the rate check is skipped
 
+    def on_cycle_start(self, d: dict[str, Any]) -> None:
+        self.cycle_realized = {vid: b.realized for vid, b in self.vaults.items()}
+
     def on_cycle_end(self, d: dict[str, Any]) -> None:
         for k, s in self.sleeves.items():
             self.peak[k] = max(self.peak[k], self.srealized0[k] + s.realized)
+        for vid in self.pools:
+            cum = self.realized0.get(vid, ZERO) + self.vaults[vid].realized
+            self.pool_hwm[vid] = max(self.pool_hwm[vid], cum) if self.pooled[vid].get("carry_losses", True) else cum
 
     def on_market(self, d: dict[str, Any]) -> None:
         self.prices = {s: D(p) for s, p in d["prices"].items()}
@@ -398,9 +404,21 @@ class Audit:
         if shares > 0:
             p.stakes[m] = {"shares": shares, "cost_basis": equity, "paid_out": ZERO, "fees_paid": ZERO}
         p.shares = shares
+        # a new pool's fee mark starts at what the vault had realized: no fee on its past
+        self.pool_hwm[vid] = self.realized0.get(vid, ZERO) + self.vaults[vid].realized
 
     def on_pool_fee(self, d: dict[str, Any]) -> None:
-        self.pools[d["vault_id"]].fees_owed += D(d["fee"])
+        """Manager and attribution fees: their rate of the vault's realized profit above the
+        mark (or this cycle's, without carried losses), each rounded down on its own."""
+        vid = d["vault_id"]
+        terms, b = self.pooled[vid], self.vaults[vid]
+        cum = self.realized0.get(vid, ZERO) + b.realized
+        profit = (cum - self.pool_hwm[vid] if terms.get("carry_losses", True)
+                  else b.realized - self.cycle_realized[vid])
+        assert D(d["profit"]) == profit > 0, (d, profit)
+        bps = D(terms.get("manager_fee_bps" if d["charge"] == "manager" else "attribution_bps", "0"))
+        assert D(d["fee"]) == fdown(Fraction(profit) * Fraction(bps) / 10000, STEPS[b.quote]) > 0, d
+        self.pools[vid].fees_owed += D(d["fee"])
         self.pool_fee_events.append(d)
 
     def on_pool_fees_paid(self, d: dict[str, Any]) -> None:
@@ -543,6 +561,7 @@ class Audit:
                 assert p.shares == 0 and not p.stakes
                 continue
             assert D(book["total_shares"]) == p.shares, (vid, book["total_shares"], p.shares)
+            assert D(book["hwm"]) == self.pool_hwm[vid], (vid, book["hwm"], self.pool_hwm[vid])
             assert D(book["fees_owed"]) == p.fees_owed, (vid, book["fees_owed"], p.fees_owed)
             assert sum((D(s["shares"]) for s in book["contributors"].values()), ZERO) == p.shares
             got = {c: {k: D(s[k]) for k in ("shares", "cost_basis", "paid_out", "fees_paid")}
