@@ -513,6 +513,11 @@ def _check_mirror_log(root: Path, files: dict[str, Any]) -> Any:
         docs = path.read_bytes().split(b"\n")[:-1] if path.suffix == ".jsonl" else [path.read_bytes()]
         for doc in docs:
             json.loads(doc, parse_float=lambda s, p=path: pytest.fail(f"{p.name}: number {s} written"))
+    # and the independent audit (tests/money_audit.py): every book rebuilt to the minor unit
+    from money_audit import Audit, read_lines
+
+    Audit({n: files[n] for n in ("portfolio.json", "pnl_summary.json", "vault.json", "mirror_registry.json")}
+          ).run(read_lines(root / "memory" / "trade_log.jsonl")).check(root)
     return check_home(root, files)
 
 

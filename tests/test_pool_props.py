@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from logbooks import D, read_json, read_log
+from money_audit import Audit, read_lines, start_of
 from test_fees import ledger
 from test_sleeves import Scenario, core, sleeve, vault
 
@@ -65,6 +66,7 @@ class PoolMachine(RuleBasedStateMachine):
                                        "cores": [core("USD", "F", [sleeve("main", "P")])]}],
                            cash={"F": {"USD": "3000.00"}}, vault_cash={"P": f"{cash}.00"})
         self.carry = carry
+        self.start = start_of(root)
         self.minutes = 0
         self.expected_cash: Decimal | None = None
 
@@ -74,6 +76,8 @@ class PoolMachine(RuleBasedStateMachine):
                 r = replay(Home(self.sc.root), n)
                 assert r.ok, (n, r.mismatches)
             assert verify(Home(self.sc.root))[0] == []
+            # every account, share and fee rebuilt from the trade log alone (tests/money_audit.py)
+            Audit(self.start).run(read_lines(self.sc.root / "memory" / "trade_log.jsonl")).check(self.sc.root)
             self.tmp.cleanup()
 
     @precondition(lambda self: self.sc.cycles < BARS)

@@ -46,12 +46,15 @@ def _wallet_cash(core: CoreBook, quote: str) -> Decimal:
 
 
 def _correct(core: CoreBook, quote: str, held: dict[str, Decimal], broker: dict[str, Decimal],
-             prices: dict[str, Decimal], symbols: dict[str, str]) -> tuple[CoreBook, list[str]]:
+             prices: dict[str, Decimal], symbols: dict[str, str]
+             ) -> tuple[CoreBook, list[str], list[dict[str, object]]]:
     """The Core Vault's books moved to the broker's figures. Cash moves in the Core Vault's
     own cash (never a sleeve's); a position the broker holds less of gives up the oldest
     lots of the sleeves that hold it, in sleeve order; one it holds more of gets a lot at
-    the snapshot price in the sleeve that holds the most of it. Returns the books and
-    the assets left uncorrected (cash the Core Vault cannot give up)."""
+    the snapshot price in the sleeve that holds the most of it. Returns the books, the
+    assets left uncorrected (cash the Core Vault cannot give up), and each sleeve's lots
+    changed (sleeve, symbol, signed quantity and cost), for the log: an auditor rebuilds
+    the books from it."""
     step = cash_step(quote)
     there = floor(broker.get(quote, ZERO), step)
     cash = core.cash + (there - _wallet_cash(core, quote))
@@ -60,6 +63,7 @@ def _correct(core: CoreBook, quote: str, held: dict[str, Decimal], broker: dict[
         left.append(quote)
         cash = core.cash
     sleeves = dict(core.sleeves)
+    moved: list[dict[str, object]] = []
     for sym, asset in symbols.items():
         have, want = held[sym], broker.get(asset, ZERO)
         if want == have or not sleeves:
@@ -70,15 +74,18 @@ def _correct(core: CoreBook, quote: str, held: dict[str, Decimal], broker: dict[
                 sb = sleeves[sid]
                 take = min(gone, qty_of(sb.positions.get(sym, ())))
                 if take > 0:
-                    lots, _ = consume_fifo(sb.positions[sym], take, quote)
+                    lots, cost = consume_fifo(sb.positions[sym], take, quote)
                     sleeves[sid] = _with(sb, sym, lots)
+                    moved.append({"sleeve": sid, "symbol": sym, "qty": -take, "cost": -cost})
                     gone -= take
         else:
             sid = max(sorted(sleeves), key=lambda k: qty_of(sleeves[k].positions.get(sym, ())))
             sb = sleeves[sid]
-            lots = (*sb.positions.get(sym, ()), (want - have, ceil((want - have) * prices[sym], step)))
+            cost = ceil((want - have) * prices[sym], step)
+            lots = (*sb.positions.get(sym, ()), (want - have, cost))
             sleeves[sid] = _with(sb, sym, lots)
-    return CoreBook.make(cash=cash, sleeves=sleeves), left
+            moved.append({"sleeve": sid, "symbol": sym, "qty": want - have, "cost": cost})
+    return CoreBook.make(cash=cash, sleeves=sleeves), left, moved
 
 
 def _with(sb: SleeveBook, sym: str, lots: tuple[tuple[Decimal, Decimal], ...]) -> SleeveBook:
@@ -205,16 +212,18 @@ def run(ctx: Ctx) -> Ctx:
                                                 "broker": theirs, "difference": theirs - mine}))
             if not (off or rounding) or account in pending:
                 continue
-            new, left = _correct(core, quote, held, broker, dict(ctx.snap.prices), symbols)
+            new, left, lots = _correct(core, quote, held, broker, dict(ctx.snap.prices), symbols)
             cores = {**cores, quote: new}
             if left:
                 events.append(("broker_uncorrected", {"account": account, "quote": quote, "assets": left,
                                                       "reason": "the broker holds less cash than the sleeves "
                                                                 "of this Core Vault: settle by hand"}))
             if off:
+                # What moved, to the minor unit: the Core Vault's cash and each sleeve's lots.
                 events.append(("broker_correction", {"account": account, "quote": quote,
-                                                     "assets": [a for a, _, _ in off if a not in left]}))
-            else:  # the books follow the broker's digits, so rounding residue never piles up
+                                                     "assets": [a for a, _, _ in off if a not in left],
+                                                     "cash": new.cash - core.cash, "lots": lots}))
+            elif not left:  # the books follow the broker's digits, so rounding residue never piles up
                 events.append(("broker_rounding", {"account": account, "asset": quote, "difference": there - cash}))
         followers[fid] = cores
     portfolio = PortfolioFile.make(schema_version=ctx.portfolio.schema_version, cycle=ctx.portfolio.cycle,
