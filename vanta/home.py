@@ -76,16 +76,21 @@ class Home:
 
 def resolve(home: str | None) -> Home:
     """--home, else $VANTA_HOME, else the current directory; it must hold memory/."""
-    root = Path(home or os.environ.get("VANTA_HOME") or ".").resolve()
+    env = os.environ.get("VANTA_HOME")
+    root = Path(home or env or ".").resolve()
     if not (root / "memory" / "vault.json").is_file():
-        raise StateError(f"{root} is not a vanta home (no memory/vault.json); "
+        named = "" if home or not env else f" ($VANTA_HOME={env})"
+        raise StateError(f"{root}{named} is not a vanta home (no memory/vault.json); "
                          "pass --home DIR, set VANTA_HOME, or create one with `vanta init DIR`")
     return Home(root)
 
 
 @contextmanager
-def locked(home: Home) -> Iterator[None]:
-    """Hold the home's lock, or fail at once: cron may start a cycle every minute."""
+def locked(home: Home, writes: bool = True) -> Iterator[None]:
+    """Hold the home's lock, or fail at once: cron may start a cycle every minute.
+
+    A command that `writes` first checks that every place it writes takes writes, so it
+    never sends an order or journals a commit that it cannot then finish."""
     home.state.mkdir(exist_ok=True)
     lock = FileLock(str(home.state / "lock"), timeout=0)
     try:
@@ -94,9 +99,25 @@ def locked(home: Home) -> Iterator[None]:
         raise LockedError(f"{home.root} is locked by another vanta process (a cycle is running); "
                           "this run exits and changes nothing — try again when it finishes") from None
     try:
+        if writes:
+            check_writable(home)
         yield
     finally:
         lock.release()
+
+
+def check_writable(home: Home) -> None:
+    """Every folder a command writes in (or its parent, not made yet), and the append-only
+    files, take writes: not a read-only mount, not another user's files (exit 7)."""
+    broker = home.root / "broker"
+    places = (home.memory, home.state, home.replays, home.replays / "cycles", home.replays / "objects",
+              broker, broker / "paper", *(home.memory / n for n in LINE_FILES))
+    for place in places:
+        target = place if place.exists() else place.parent
+        if target.exists() and not os.access(target, os.W_OK):
+            raise StateError(f"{target} does not take writes (a read-only mount, or another user's); nothing "
+                             "was changed: make it writable for the user running vanta (ls -l; chown, chmod, "
+                             "or remount read-write), or run vanta as the home's owner")
 
 
 @contextmanager
@@ -107,7 +128,7 @@ def settled(home: Home) -> Iterator[None]:
     must see the state the journal commits, never the mix."""
     from vanta.journal import recover  # journal imports this module
 
-    with locked(home):
+    with locked(home, writes=False):
         recover(home)
         yield
 
