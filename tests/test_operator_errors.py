@@ -248,3 +248,43 @@ def test_every_help_example_runs(tmp_path: Path) -> None:
         r = vanta(*args, "--asof", ASOF_1, cwd=tmp_path) if args[0] in ("deposit", "withdraw") \
             else vanta(*args, cwd=tmp_path)
         assert r.returncode == 0, f"`vanta {shlex.join(args)}`: exit {r.returncode}: {r.stderr}"
+
+
+# ---------------------------------------------------------------- damaged append-only files
+
+
+@pytest.mark.parametrize("damage", ["cut", "not-a-line"])
+@pytest.mark.parametrize("args", [["cycle", "--asof", LATER], ["status"], ["offboard", "F_1042", "--asof", LATER]],
+                         ids=lambda a: a[0])
+def test_a_damaged_last_log_line_is_named_by_its_line(home: Path, damage: str, args: list[str]) -> None:
+    """A cut last line was reported at 'line 1' with 'fix the JSON syntax there' (a hash-chained
+    log is never edited by hand); a last line `{}` was a traceback (KeyError: 'seq')."""
+    log = home / "memory" / "trade_log.jsonl"
+    lines = log.read_bytes().count(b"\n")
+    if damage == "cut":
+        log.write_bytes(log.read_bytes()[:-30])
+    else:
+        log.write_bytes(log.read_bytes() + b"{}\n")
+        lines += 1
+    before = home_files(home)
+    line = error_line(vanta(*args, "--home", str(home)), 3)
+    assert f"memory/trade_log.jsonl:line {lines}: the last line is damaged" in line
+    assert "git checkout memory/trade_log.jsonl" in line
+    assert home_files(home) == before
+
+
+@pytest.mark.parametrize("name", ["pnl_ledger.jsonl", "trade_log.jsonl"])
+@pytest.mark.parametrize("args", [["cycle", "--asof", LATER], ["offboard", "F_1042", "--asof", LATER]],
+                         ids=lambda a: a[0])
+def test_a_line_file_cut_short_is_never_appended_to(home: Path, name: str, args: list[str]) -> None:
+    """The cycle appended its ledger lines to a ledger whose last line had been cut, gluing
+    a new entry onto the cut one (exit 0); verify found it only afterwards."""
+    path = home / "memory" / name
+    assert vanta("cycle", "--home", str(home), "--asof", "2026-11-03T00:00:00Z").returncode == 0  # fees charged
+    cut = 30 if name == "pnl_ledger.jsonl" else 1  # the log's last line stays whole JSON
+    assert path.stat().st_size > cut
+    path.write_bytes(path.read_bytes()[:-cut])
+    before = home_files(home)
+    line = error_line(vanta(*args, "--home", str(home)), 7)
+    assert f"memory/{name} ends in a cut line" in line and f"git checkout memory/{name}" in line
+    assert home_files(home) == before

@@ -15,7 +15,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from vanta import canonical
-from vanta.errors import LockedError, StateError
+from vanta.errors import InputError, LockedError, StateError
 from vanta.models import LINE_FILES, MEMORY_FILES
 
 GENESIS = "0" * 64
@@ -72,6 +72,16 @@ class Home:
             if gone is not None:
                 raise StateError(f"memory/{name} is {gone}, but {cycles} cycle(s) were committed in {self.root}; "
                                  f"restore it from git (git checkout memory/{name}) or from a backup")
+            if _cut(path):  # the next line would be appended to the cut one
+                raise StateError(f"memory/{name} ends in a cut line (no newline at its end): it was truncated or "
+                                 f"edited; restore it from git (git checkout memory/{name}) or from a backup, "
+                                 "then run `vanta verify`")
+
+
+def _cut(path: Path) -> bool:
+    """Does a non-empty line file end without its newline?"""
+    with open(path, "rb") as fh:
+        return fh.seek(0, os.SEEK_END) > 0 and fh.seek(-1, os.SEEK_END) >= 0 and fh.read(1) != b"\n"
 
 
 def resolve(home: str | None) -> Home:
@@ -145,9 +155,22 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
             fh.seek(start)
             lines = fh.read(size - start).rstrip(b"\n").rsplit(b"\n", 1)
             if len(lines) == 2 or start == 0:
-                line: dict[str, Any] = canonical.loads(lines[-1], "memory/trade_log.jsonl")
-                return line
+                break
             chunk *= 4
+        try:
+            line = canonical.loads(lines[-1], "memory/trade_log.jsonl")
+        except InputError as e:
+            line, problem = None, e.problem
+        else:
+            problem = "not a trade-log line (no seq, hash and asof)"
+        if isinstance(line, dict) and isinstance(line.get("seq"), int) and isinstance(line.get("hash"), str) \
+                and isinstance(line.get("asof"), str):
+            return line
+        fh.seek(0)
+        number = fh.read().rstrip(b"\n").count(b"\n") + 1  # the error path only: read it all
+        raise InputError("memory/trade_log.jsonl", f"line {number}", f"the last line is damaged: {problem}",
+                         "the log was cut short or edited, and vanta never writes it by hand: restore it from "
+                         "git or a backup (git checkout memory/trade_log.jsonl), then run `vanta verify`")
 
 
 def vouched(last: dict[str, Any] | None, digests: Mapping[str, str]) -> frozenset[str]:
