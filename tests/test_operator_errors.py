@@ -288,3 +288,16 @@ def test_a_line_file_cut_short_is_never_appended_to(home: Path, name: str, args:
     line = error_line(vanta(*args, "--home", str(home)), 7)
     assert f"memory/{name} ends in a cut line" in line and f"git checkout memory/{name}" in line
     assert home_files(home) == before
+
+
+def test_verify_of_a_cut_ledger_names_the_ledger_only(home: Path) -> None:
+    """verify also reported every memory file as 'differs from what cycle 2 committed (edited
+    outside vanta?)': a span that failed dropped the cycle, so memory/ met an older cycle."""
+    assert vanta("cycle", "--home", str(home), "--asof", "2026-11-03T00:00:00Z").returncode == 0
+    ledger = home / "memory" / "pnl_ledger.jsonl"
+    ledger.write_bytes(ledger.read_bytes()[:-30])
+    r = vanta("verify", "--home", str(home), "--json")
+    assert r.returncode == 6, r.stderr
+    problems = json.loads(r.stdout)["problems"]
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("replays/cycles/000003.json: memory/pnl_ledger.jsonl"), problems

@@ -14,7 +14,7 @@ import orjson
 from vanta import bundle, canonical
 from vanta.errors import InputError, StateError
 from vanta.home import GENESIS, Home
-from vanta.models import MEMORY_FILES
+from vanta.models import MEMORY_FILES, Manifest
 from vanta.replay import recorded_span
 from vanta.stages.commit import seal
 
@@ -114,6 +114,27 @@ def _check_memory(home: Home, want: dict[str, str], who: str) -> list[str]:
     return problems
 
 
+def _check_appends(home: Home, name: str, man: Manifest, admin: dict[int, AdminLine], ends: dict[str, int],
+                   problems: list[str]) -> AdminLine | None:
+    """The cycle's appended lines follow the previous cycle's (and the admin lines between) and
+    are still in place. Returns the last admin line before its log lines, if any. A failure
+    here leaves the cycle standing: memory/ is still checked against it, not an older one."""
+    gap = None
+    for rel, span in sorted(man.appends.items()):
+        if rel == "memory/trade_log.jsonl":
+            # Admin commands may have logged changes since the previous cycle.
+            ends[rel], gap = _skip_admin(admin, ends.get(rel, 0), span.offset)
+        if span.offset != ends.get(rel, 0):
+            problems.append(f"{name}: its {rel} lines start at byte {span.offset}, "
+                            f"the previous cycle's end at {ends.get(rel, 0)}")
+        ends[rel] = span.offset + span.length
+        try:
+            recorded_span(home, rel, span)
+        except (StateError, InputError) as e:
+            problems.append(f"{name}: {e.message}")
+    return gap
+
+
 def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dict[str, Any]]:
     problems: list[str] = []
     admin: dict[int, AdminLine] = {}
@@ -139,19 +160,10 @@ def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dic
             man = bundle.load_manifest(home, n)
             for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
                 bundle.get(home, sha)
-            gap: AdminLine | None = None
-            for rel, span in sorted(man.appends.items()):
-                if rel == log_rel:
-                    # Admin commands may have logged changes since the previous cycle.
-                    ends[rel], gap = _skip_admin(admin, ends.get(rel, 0), span.offset)
-                if span.offset != ends.get(rel, 0):
-                    problems.append(f"{name}: its {rel} lines start at byte {span.offset}, "
-                                    f"the previous cycle's end at {ends.get(rel, 0)}")
-                ends[rel] = span.offset + span.length
-                recorded_span(home, rel, span)
         except (StateError, InputError) as e:
             problems.append(f"{name}: {e.message}")
             continue
+        gap = _check_appends(home, name, man, admin, ends, problems)
         if man.log_head_before != (gap.hash if gap else prev_head):
             problems.append(f"{name}: log_head_before does not continue the previous cycle's log")
         prev_head, last = man.log_head_after, man
