@@ -301,3 +301,10 @@ def test_verify_of_a_cut_ledger_names_the_ledger_only(home: Path) -> None:
     problems = json.loads(r.stdout)["problems"]
     assert len(problems) == 1, problems
     assert problems[0].startswith("replays/cycles/000003.json: memory/pnl_ledger.jsonl"), problems
+
+
+def test_a_home_that_lost_its_vault_file_is_told_to_restore_it(home: Path) -> None:
+    """It was told it is 'not a vanta home' and to create one with `vanta init DIR`."""
+    (home / "memory" / "vault.json").unlink()
+    line = error_line(vanta("status", "--home", str(home)), 7)
+    assert "memory/vault.json is missing" in line and "restore it from git" in line

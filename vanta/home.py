@@ -89,6 +89,8 @@ def resolve(home: str | None) -> Home:
     env = os.environ.get("VANTA_HOME")
     root = Path(home or env or ".").resolve()
     if not (root / "memory" / "vault.json").is_file():
+        if (root / "memory" / "portfolio.json").is_file():  # a home that lost its vault.json
+            Home(root).read_memory()  # names the file and the fix (or the folder in its place)
         named = "" if home or not env else f" ($VANTA_HOME={env})"
         raise StateError(f"{root}{named} is not a vanta home (no memory/vault.json); "
                          "pass --home DIR, set VANTA_HOME, or create one with `vanta init DIR`")
