@@ -308,3 +308,11 @@ def test_a_home_that_lost_its_vault_file_is_told_to_restore_it(home: Path) -> No
     (home / "memory" / "vault.json").unlink()
     line = error_line(vanta("status", "--home", str(home)), 7)
     assert "memory/vault.json is missing" in line and "restore it from git" in line
+
+
+@pytest.mark.parametrize("inside", ["memory", "replays"])
+def test_a_folder_inside_a_home_names_the_home(home: Path, inside: str) -> None:
+    """`--home ./demo/memory` was told to create a home with `vanta init DIR`."""
+    line = error_line(vanta("status", "--home", str(home / inside)), 7)
+    assert f"it lies inside the home {home}: pass --home {home}" in line
+    assert error_line(vanta("status", cwd=home / inside), 7) == line

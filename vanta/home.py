@@ -92,8 +92,10 @@ def resolve(home: str | None) -> Home:
         if (root / "memory" / "portfolio.json").is_file():  # a home that lost its vault.json
             Home(root).read_memory()  # names the file and the fix (or the folder in its place)
         named = "" if home or not env else f" ($VANTA_HOME={env})"
-        raise StateError(f"{root}{named} is not a vanta home (no memory/vault.json); "
-                         "pass --home DIR, set VANTA_HOME, or create one with `vanta init DIR`")
+        outer = next((p for p in root.parents if (p / "memory" / "vault.json").is_file()), None)
+        fix = (f"it lies inside the home {outer}: pass --home {outer}" if outer is not None else
+               "pass --home DIR, set VANTA_HOME, or create one with `vanta init DIR`")
+        raise StateError(f"{root}{named} is not a vanta home (no memory/vault.json); {fix}")
     return Home(root)
 
 
