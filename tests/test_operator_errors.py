@@ -316,3 +316,11 @@ def test_a_folder_inside_a_home_names_the_home(home: Path, inside: str) -> None:
     line = error_line(vanta("status", "--home", str(home / inside)), 7)
     assert f"it lies inside the home {home}: pass --home {home}" in line
     assert error_line(vanta("status", cwd=home / inside), 7) == line
+
+
+def test_init_refuses_a_follower_count_no_machine_holds(tmp_path: Path) -> None:
+    """--followers 1000000000 (three zeros too many) built the home in memory until it ran out
+    (MemoryError, exit 1, after filling the machine's memory)."""
+    r = vanta("init", str(tmp_path / "big"), "--followers", "1000000000")
+    assert "--followers" in error_line(r, 2)
+    assert not (tmp_path / "big").exists()

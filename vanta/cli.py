@@ -70,7 +70,8 @@ def _err(msg: str) -> None:
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to make the home in (created if needed).")],
-    followers: Annotated[Optional[int], typer.Option(help="Synthetic home: number of followers.", min=1)] = None,  # noqa: UP045
+    followers: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        help="Synthetic home: number of followers.", min=1, max=1_000_000)] = None,
     symbols: Annotated[int, typer.Option(help="Synthetic home: number of symbols.", min=1, max=999)] = 20,
     seed: Annotated[int, typer.Option(help="Synthetic home: seed of the price walk.")] = 1,
     mode: Annotated[str, typer.Option(help="Synthetic home: every sleeve's sizing mode (proportional, "
