@@ -324,3 +324,16 @@ def test_init_refuses_a_follower_count_no_machine_holds(tmp_path: Path) -> None:
     r = vanta("init", str(tmp_path / "big"), "--followers", "1000000000")
     assert "--followers" in error_line(r, 2)
     assert not (tmp_path / "big").exists()
+
+
+@pytest.mark.parametrize("lost", ["all", "last"])
+def test_verify_names_lost_replay_bundles(home: Path, lost: str) -> None:
+    """With every bundle deleted verify said '0 bundles: verified' (exit 0); with the last one
+    deleted it also listed every memory file as differing from the cycle before."""
+    gone = sorted((home / "replays" / "cycles").iterdir())
+    for path in gone if lost == "all" else gone[-1:]:
+        path.unlink()
+    r = vanta("verify", "--home", str(home), "--json")
+    assert r.returncode == 6, r.stdout
+    assert json.loads(r.stdout)["problems"] == [
+        "replays/cycles/000002.json: missing, but the trade log records cycle 2; restore replays/ from git or a backup"]

@@ -188,7 +188,8 @@ def replay(
         todo = have
     elif cycle_no == "latest":
         if not have:
-            raise StateError("no cycles recorded yet: run `vanta cycle` first")
+            raise StateError(f"no replay bundles in {h.replays}/cycles: run `vanta cycle` first, or, if cycles "
+                             "were run, restore replays/ from git or a backup (`vanta verify` lists what is lost)")
         todo = [have[-1]]
     else:
         todo = [int(cycle_no or 0)]
