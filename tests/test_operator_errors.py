@@ -337,3 +337,14 @@ def test_verify_names_lost_replay_bundles(home: Path, lost: str) -> None:
     assert r.returncode == 6, r.stdout
     assert json.loads(r.stdout)["problems"] == [
         "replays/cycles/000002.json: missing, but the trade log records cycle 2; restore replays/ from git or a backup"]
+
+
+@pytest.mark.parametrize("text", [b"{}\n", b"garbage"], ids=["no-fields", "not-json"])
+def test_a_damaged_in_flight_record_is_the_operators_to_settle(home: Path, text: bytes) -> None:
+    """`{}` was a traceback (KeyError: 'inputs'); garbage was exit 3 with 'fix the JSON syntax there'."""
+    (home / ".vanta").mkdir(exist_ok=True)
+    (home / ".vanta" / "inflight.json").write_bytes(text)
+    before = home_files(home)
+    line = error_line(vanta("cycle", "--home", str(home), "--asof", LATER), 7)
+    assert ".vanta/inflight.json is damaged" in line and "settle that cycle's orders with the broker" in line
+    assert home_files(home) == before
