@@ -70,7 +70,8 @@ def _err(msg: str) -> None:
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to make the home in (created if needed).")],
-    followers: Annotated[Optional[int], typer.Option(help="Synthetic home: number of followers.", min=1)] = None,  # noqa: UP045
+    followers: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        help="Synthetic home: number of followers.", min=1, max=1_000_000)] = None,
     symbols: Annotated[int, typer.Option(help="Synthetic home: number of symbols.", min=1, max=999)] = 20,
     seed: Annotated[int, typer.Option(help="Synthetic home: seed of the price walk.")] = 1,
     mode: Annotated[str, typer.Option(help="Synthetic home: every sleeve's sizing mode (proportional, "
@@ -81,7 +82,7 @@ def init(
     Vaults and sleeves in every sizing mode, historical prices), or with --followers
     a synthetic home for benchmarks.
 
-    Example: vanta init ./demo && vanta --home ./demo cycle --asof 2026-11-01T00:00:00Z
+    Example: vanta init ./demo && vanta cycle --home ./demo --asof 2026-11-01T00:00:00Z
     """
     from vanta import init as init_mod
 
@@ -171,14 +172,14 @@ def replay(
     """Run recorded cycles again from their bundles and compare every output byte;
     prints a unified diff and exits 5 on any mismatch. Never touches a broker.
 
-    Example: vanta replay latest; vanta replay --all
+    Example: vanta replay latest --home ./demo; vanta replay --all --home ./demo
     """
     from vanta import bundle
     from vanta import home as home_mod
     from vanta.replay import replay as run_replay
 
-    if not all_ and cycle_no is None:
-        raise typer.BadParameter("give a cycle number, `latest`, or --all", param_hint="N")
+    if all_ == (cycle_no is not None):
+        raise typer.BadParameter("give a cycle number, `latest`, or --all (one of them)", param_hint="N")
     if not all_ and cycle_no != "latest" and not (cycle_no or "").isdigit():
         raise typer.BadParameter(f"{cycle_no!r} is not a cycle number or `latest`", param_hint="N")
     h = home_mod.resolve(home)
@@ -187,7 +188,8 @@ def replay(
         todo = have
     elif cycle_no == "latest":
         if not have:
-            raise StateError("no cycles recorded yet: run `vanta cycle` first")
+            raise StateError(f"no replay bundles in {h.replays}/cycles: run `vanta cycle` first, or, if cycles "
+                             "were run, restore replays/ from git or a backup (`vanta verify` lists what is lost)")
         todo = [have[-1]]
     else:
         todo = [int(cycle_no or 0)]
@@ -360,6 +362,24 @@ def schema(
 # ---------------------------------------------------------------- pooled vaults and fees
 
 
+def _number(text: str, name: str, fraction: str, digits: int, example: str) -> Any:
+    """AMOUNT and SHARES are checked where they are parsed: ASCII digits (and `fraction`),
+    at most `digits` of them before the point, or a usage error (exit 2). Decimal() alone
+    takes NaN, 1e400, 1_000 and other scripts' digits; the pool's rules check the value."""
+    import re
+    from decimal import Decimal
+
+    whole = re.fullmatch(rf"([0-9]+)(?:{fraction})?" if fraction else "([0-9]+)", text, re.ASCII)
+    if whole is None:
+        kind = "a decimal number" if fraction else "a whole number"
+        raise typer.BadParameter(f"{text!r} is not {kind} written with digits; write it like {example}",
+                                 param_hint=name)
+    if len(whole.group(1).lstrip("0")) > digits:
+        raise typer.BadParameter(f"{text!r} has more than {digits} digits before the point; "
+                                 f"write it like {example}", param_hint=name)
+    return Decimal(text)
+
+
 def _pool_report(out: dict[str, Any], json: bool) -> None:
     if json:
         _json(out)
@@ -383,22 +403,14 @@ def deposit(
     pending until the cycle that crosses the vault's next rollover mints its shares at
     that cycle's NAV per share.
 
+    V_POOL stands for a vault with `pooled` terms in vault.json (the example home has none).
+
     Example: vanta deposit V_POOL alice 1000.00 --home ./demo
     """
-    from decimal import Decimal, InvalidOperation
-
     from vanta import home as home_mod
-    from vanta.errors import InputError
     from vanta.pool_admin import request
 
-    try:
-        value = Decimal(amount)
-    except InvalidOperation:
-        raise InputError("command line", "/amount", f"expected a decimal amount, found {amount!r}",
-                         "write it like 1000.00") from None
-    if not value.is_finite():
-        raise InputError("command line", "/amount", f"expected a finite amount, found {amount!r}",
-                         "write it like 1000.00")
+    value = _number(amount, "AMOUNT", r"\.[0-9]+", 18, "1000.00")
     _pool_report(request(home_mod.resolve(home), vault_id, contributor, "deposit", amount_in=value, asof=asof), json)
 
 
@@ -416,22 +428,19 @@ def withdraw(
     cooldown and the manager's minimum stake, then pending until the next rollover pays
     it at that cycle's NAV per share, less the fee on profit over cost basis.
 
+    V_POOL stands for a vault with `pooled` terms in vault.json (the example home has none).
+
     Example: vanta withdraw V_POOL alice --all --home ./demo
     """
-    from decimal import Decimal, InvalidOperation
+    from decimal import Decimal
 
     from vanta import home as home_mod
-    from vanta.errors import InputError
     from vanta.pool_admin import request
 
     if (shares is None) == (not all_):
-        raise InputError("command line", "/shares", "expected SHARES or --all (one of them)",
-                         "vanta withdraw VAULT CONTRIBUTOR 1000000 or --all")
-    try:
-        value = Decimal(shares) if shares is not None else Decimal(0)
-    except InvalidOperation:
-        raise InputError("command line", "/shares", f"expected a whole number, found {shares!r}",
-                         "write it like 1000000") from None
+        raise typer.BadParameter("give SHARES or --all, one of them, such as: vanta withdraw VAULT CONTRIBUTOR "
+                                 "1000000", param_hint="SHARES")
+    value = _number(shares, "SHARES", "", 36, "1000000") if shares is not None else Decimal(0)
     out = request(home_mod.resolve(home), vault_id, contributor, "withdraw", shares=value, everything=all_, asof=asof)
     _pool_report(out, json)
 
@@ -444,6 +453,8 @@ def contributors(
 ) -> None:
     """Show a pooled vault's share register: each contributor's shares, value at the last
     cycle's NAV, cost basis and profit, and the requests pending.
+
+    V_POOL stands for a vault with `pooled` terms in vault.json (the example home has none).
 
     Example: vanta contributors V_POOL --home ./demo --json
     """
@@ -513,8 +524,18 @@ def main() -> None:
     try:
         app()
     except VantaError as e:
-        _err(f"Error: {e.message}")
-        sys.exit(int(e.code))
+        _fail(e)
+    except BrokenPipeError:
+        raise  # the reader of stdout went away (`| head`): nothing to tell it
+    except OSError as e:
+        from vanta.errors import os_error
+
+        _fail(os_error(e))
+
+
+def _fail(e: VantaError) -> None:
+    _err(f"Error: {e.message}")
+    sys.exit(int(e.code))
 
 
 def _fixed_mmap_threshold() -> None:

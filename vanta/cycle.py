@@ -22,7 +22,7 @@ import orjson
 from vanta import __version__, bundle, canonical, faults, feed, journal
 from vanta.brokers.paper import PaperBroker
 from vanta.context import Ctx, Edge, Memory
-from vanta.errors import StateError
+from vanta.errors import InputError, StateError
 from vanta.home import Home, chain_end, digests, last_log_line, locked, now_asof, vouched
 from vanta.models import (
     APPEND_FILES,
@@ -149,6 +149,21 @@ def answers_bytes(answers: BrokerAnswers, lines: list[bytes]) -> bytes:
     return canonical.dumps_line_trusted({**canonical.default(answers), "fills": fills})
 
 
+def _inflight(home: Home) -> dict[str, Any]:
+    """The in-flight record of a cycle interrupted after sending orders. vanta writes it
+    atomically, so a damaged one was changed by hand or by the disk: the operator settles it."""
+    path = home.inflight
+    try:
+        rec = canonical.loads(path.read_bytes(), str(path))
+    except InputError:
+        rec = None
+    if not isinstance(rec, dict) or not {"cycle", "asof", "inputs"} <= rec.keys():
+        raise StateError(f"{path} is damaged (not JSON with cycle, asof and inputs); it records a cycle interrupted "
+                         "after sending orders: restore it from a backup, or settle that cycle's orders with the "
+                         "broker by hand and then delete it")
+    return rec
+
+
 class LiveEdge:
     def __init__(self, home: Home, asof: str | None, ccxt_pool: Callable[[], Any] | None = None) -> None:
         self.home = home
@@ -181,7 +196,7 @@ class LiveEdge:
         if self.home.inflight.exists():
             # A cycle died after orders may have reached the broker: finish that same
             # cycle (same asof, same inputs, same client order ids), never a new one.
-            rec = canonical.loads(self.home.inflight.read_bytes(), str(self.home.inflight))
+            rec = _inflight(self.home)
             if rec["inputs"] != self.inputs:
                 raise StateError(
                     f"cycle {rec['cycle']} was interrupted after sending orders, and memory/ has changed "

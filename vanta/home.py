@@ -15,7 +15,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from vanta import canonical
-from vanta.errors import LockedError, StateError
+from vanta.errors import InputError, LockedError, StateError
 from vanta.models import LINE_FILES, MEMORY_FILES
 
 GENESIS = "0" * 64
@@ -72,20 +72,39 @@ class Home:
             if gone is not None:
                 raise StateError(f"memory/{name} is {gone}, but {cycles} cycle(s) were committed in {self.root}; "
                                  f"restore it from git (git checkout memory/{name}) or from a backup")
+            if _cut(path):  # the next line would be appended to the cut one
+                raise StateError(f"memory/{name} ends in a cut line (no newline at its end): it was truncated or "
+                                 f"edited; restore it from git (git checkout memory/{name}) or from a backup, "
+                                 "then run `vanta verify`")
+
+
+def _cut(path: Path) -> bool:
+    """Does a non-empty line file end without its newline?"""
+    with open(path, "rb") as fh:
+        return fh.seek(0, os.SEEK_END) > 0 and fh.seek(-1, os.SEEK_END) >= 0 and fh.read(1) != b"\n"
 
 
 def resolve(home: str | None) -> Home:
     """--home, else $VANTA_HOME, else the current directory; it must hold memory/."""
-    root = Path(home or os.environ.get("VANTA_HOME") or ".").resolve()
+    env = os.environ.get("VANTA_HOME")
+    root = Path(home or env or ".").resolve()
     if not (root / "memory" / "vault.json").is_file():
-        raise StateError(f"{root} is not a vanta home (no memory/vault.json); "
-                         "pass --home DIR, set VANTA_HOME, or create one with `vanta init DIR`")
+        if (root / "memory" / "portfolio.json").is_file():  # a home that lost its vault.json
+            Home(root).read_memory()  # names the file and the fix (or the folder in its place)
+        named = "" if home or not env else f" ($VANTA_HOME={env})"
+        outer = next((p for p in root.parents if (p / "memory" / "vault.json").is_file()), None)
+        fix = (f"it lies inside the home {outer}: pass --home {outer}" if outer is not None else
+               "pass --home DIR, set VANTA_HOME, or create one with `vanta init DIR`")
+        raise StateError(f"{root}{named} is not a vanta home (no memory/vault.json); {fix}")
     return Home(root)
 
 
 @contextmanager
-def locked(home: Home) -> Iterator[None]:
-    """Hold the home's lock, or fail at once: cron may start a cycle every minute."""
+def locked(home: Home, writes: bool = True) -> Iterator[None]:
+    """Hold the home's lock, or fail at once: cron may start a cycle every minute.
+
+    A command that `writes` first checks that every place it writes takes writes, so it
+    never sends an order or journals a commit that it cannot then finish."""
     home.state.mkdir(exist_ok=True)
     lock = FileLock(str(home.state / "lock"), timeout=0)
     try:
@@ -94,9 +113,25 @@ def locked(home: Home) -> Iterator[None]:
         raise LockedError(f"{home.root} is locked by another vanta process (a cycle is running); "
                           "this run exits and changes nothing — try again when it finishes") from None
     try:
+        if writes:
+            check_writable(home)
         yield
     finally:
         lock.release()
+
+
+def check_writable(home: Home) -> None:
+    """Every folder a command writes in (or its parent, not made yet), and the append-only
+    files, take writes: not a read-only mount, not another user's files (exit 7)."""
+    broker = home.root / "broker"
+    places = (home.memory, home.state, home.replays, home.replays / "cycles", home.replays / "objects",
+              broker, broker / "paper", *(home.memory / n for n in LINE_FILES))
+    for place in places:
+        target = place if place.exists() else place.parent
+        if target.exists() and not os.access(target, os.W_OK):
+            raise StateError(f"{target} does not take writes (a read-only mount, or another user's); nothing "
+                             "was changed: make it writable for the user running vanta (ls -l; chown, chmod, "
+                             "or remount read-write), or run vanta as the home's owner")
 
 
 @contextmanager
@@ -107,7 +142,7 @@ def settled(home: Home) -> Iterator[None]:
     must see the state the journal commits, never the mix."""
     from vanta.journal import recover  # journal imports this module
 
-    with locked(home):
+    with locked(home, writes=False):
         recover(home)
         yield
 
@@ -124,9 +159,22 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
             fh.seek(start)
             lines = fh.read(size - start).rstrip(b"\n").rsplit(b"\n", 1)
             if len(lines) == 2 or start == 0:
-                line: dict[str, Any] = canonical.loads(lines[-1], "memory/trade_log.jsonl")
-                return line
+                break
             chunk *= 4
+        try:
+            line = canonical.loads(lines[-1], "memory/trade_log.jsonl")
+        except InputError as e:
+            line, problem = None, e.problem
+        else:
+            problem = "not a trade-log line (no seq, hash and asof)"
+        if isinstance(line, dict) and isinstance(line.get("seq"), int) and isinstance(line.get("hash"), str) \
+                and isinstance(line.get("asof"), str):
+            return line
+        fh.seek(0)
+        number = fh.read().rstrip(b"\n").count(b"\n") + 1  # the error path only: read it all
+        raise InputError("memory/trade_log.jsonl", f"line {number}", f"the last line is damaged: {problem}",
+                         "the log was cut short or edited, and vanta never writes it by hand: restore it from "
+                         "git or a backup (git checkout memory/trade_log.jsonl), then run `vanta verify`")
 
 
 def vouched(last: dict[str, Any] | None, digests: Mapping[str, str]) -> frozenset[str]:

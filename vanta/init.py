@@ -163,8 +163,12 @@ def write_home(root: Path, files: dict[str, Any], force: bool) -> None:
         if not force:
             raise StateError(f"{root} already holds a memory/ folder; choose a new DIR or pass --force "
                              "to replace it (its memory/, replays/ and broker/ are deleted)")
-        for sub in ("memory", "replays", "broker", ".vanta"):
-            shutil.rmtree(root / sub, ignore_errors=True)
+        from vanta.home import Home, locked
+
+        with locked(Home(root), writes=False):  # never from under a running cycle (exit 4)
+            for sub in ("memory", "replays", "broker"):
+                shutil.rmtree(root / sub, ignore_errors=True)
+        shutil.rmtree(root / ".vanta", ignore_errors=True)
     mem = root / "memory"
     mem.mkdir(parents=True)
     (root / "replays").mkdir(exist_ok=True)

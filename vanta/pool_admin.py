@@ -28,11 +28,11 @@ ARGS = "command line"
 
 
 def _pooled(vaults: tuple[Vault, ...], vid: str) -> tuple[Vault, PoolTerms]:
-    v = next((x for x in vaults if x.vault_id == vid), None)
+    i, v = next(((i, x) for i, x in enumerate(vaults) if x.vault_id == vid), (None, None))
     if v is None:
         raise InputError("memory/vault.json", "/vaults", f"no vault {vid!r}", "name a vault in vault.json")
     if v.pooled is None:
-        raise InputError("memory/vault.json", f"/vaults/{vid}/pooled", f"vault {vid} is not a pooled vault",
+        raise InputError("memory/vault.json", f"/vaults/{i}/pooled", f"vault {vid} is not a pooled vault",
                          "add pooled terms (manager_id, ...) to it, or deposit into a pooled vault")
     return v, v.pooled
 

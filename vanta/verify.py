@@ -13,8 +13,8 @@ import orjson
 
 from vanta import bundle, canonical
 from vanta.errors import InputError, StateError
-from vanta.home import GENESIS, Home
-from vanta.models import MEMORY_FILES
+from vanta.home import GENESIS, Home, last_log_line
+from vanta.models import MEMORY_FILES, Manifest
 from vanta.replay import recorded_span
 from vanta.stages.commit import seal
 
@@ -114,6 +114,34 @@ def _check_memory(home: Home, want: dict[str, str], who: str) -> list[str]:
     return problems
 
 
+def _check_appends(home: Home, name: str, man: Manifest, admin: dict[int, AdminLine], ends: dict[str, int],
+                   problems: list[str]) -> AdminLine | None:
+    """The cycle's appended lines follow the previous cycle's (and the admin lines between) and
+    are still in place. Returns the last admin line before its log lines, if any. A failure
+    here leaves the cycle standing: memory/ is still checked against it, not an older one."""
+    gap = None
+    for rel, span in sorted(man.appends.items()):
+        if rel == "memory/trade_log.jsonl":
+            # Admin commands may have logged changes since the previous cycle.
+            ends[rel], gap = _skip_admin(admin, ends.get(rel, 0), span.offset)
+        if span.offset != ends.get(rel, 0):
+            problems.append(f"{name}: its {rel} lines start at byte {span.offset}, "
+                            f"the previous cycle's end at {ends.get(rel, 0)}")
+        ends[rel] = span.offset + span.length
+        try:
+            recorded_span(home, rel, span)
+        except (StateError, InputError) as e:
+            problems.append(f"{name}: {e.message}")
+    return gap
+
+
+def _logged_cycle(home: Home) -> int:
+    """The last cycle the trade log records (its last line's), 0 for none."""
+    line = last_log_line(home.log)
+    cycle = line.get("cycle") if line else 0
+    return cycle if isinstance(cycle, int) else 0
+
+
 def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dict[str, Any]]:
     problems: list[str] = []
     admin: dict[int, AdminLine] = {}
@@ -139,27 +167,23 @@ def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dic
             man = bundle.load_manifest(home, n)
             for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
                 bundle.get(home, sha)
-            gap: AdminLine | None = None
-            for rel, span in sorted(man.appends.items()):
-                if rel == log_rel:
-                    # Admin commands may have logged changes since the previous cycle.
-                    ends[rel], gap = _skip_admin(admin, ends.get(rel, 0), span.offset)
-                if span.offset != ends.get(rel, 0):
-                    problems.append(f"{name}: its {rel} lines start at byte {span.offset}, "
-                                    f"the previous cycle's end at {ends.get(rel, 0)}")
-                ends[rel] = span.offset + span.length
-                recorded_span(home, rel, span)
         except (StateError, InputError) as e:
             problems.append(f"{name}: {e.message}")
             continue
+        gap = _check_appends(home, name, man, admin, ends, problems)
         if man.log_head_before != (gap.hash if gap else prev_head):
             problems.append(f"{name}: log_head_before does not continue the previous cycle's log")
         prev_head, last = man.log_head_after, man
+    logged = _logged_cycle(home) if not p else 0
+    lost = logged > (have[-1] if have else 0)  # then memory/ has no bundle to be checked against
+    if lost:
+        problems.append(f"replays/cycles/{logged:06d}.json: missing, but the trade log records cycle {logged}; "
+                        "restore replays/ from git or a backup")
     # Memory as last committed: by the admin lines after the last cycle, if any.
     tail_end, tail = _skip_admin(admin, ends.get(log_rel, 0), log_size)
     if tail is not None and tail_end == log_size:
         problems += _check_memory(home, tail.memory, f"the registry update at trade log line {tail.seq}")
-    elif last is not None:
+    elif last is not None and not lost:
         problems += _check_memory(home, {n: last.outputs[f"memory/{n}"] for n in MEMORY_FILES}, f"cycle {last.cycle}")
         if head != last.log_head_after:
             problems.append(f"memory/trade_log.jsonl: ends at {head[:12]}..., cycle {last.cycle} "
