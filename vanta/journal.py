@@ -26,7 +26,9 @@ from vanta.errors import StateError
 from vanta.home import Home
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the names in folder `path` durable: after a power loss a rename, a created file
+    or folder is there only if its folder was fsynced after it (its bytes need their own)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -34,14 +36,29 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durable(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temporary file, fsync, rename)."""
+def make_dirs(path: Path) -> None:
+    """Create folder `path` and its missing parents, each one durable in its parent."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        fsync_dir(d.parent)
+
+
+def write_durable(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Write `data` to `path` atomically (temporary file, fsync, rename), and fsync its
+    folder so the rename survives a power loss (`sync_dir=False`: the caller does it once
+    for many files)."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
 def size_of(path: Path) -> int:
@@ -50,7 +67,7 @@ def size_of(path: Path) -> int:
 
 
 def _stage(path: Path, data: bytes) -> str:
-    write_durable(path, data)
+    write_durable(path, data, sync_dir=False)  # the staging folder is fsynced once, before the journal
     return hashlib.sha256(data).hexdigest()
 
 
@@ -100,10 +117,9 @@ class Staging:
         for rel, name, offset, sha in sorted(self.appends):
             extend.append({"target": rel, "staged": name, "offset": offset, "sha256": sha.result()})
         home = self.home
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         faults.point("before_journal")
-        write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))
-        _fsync_dir(home.state)
+        write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))  # the commit point
         faults.point("after_journal")
         roll_forward(home)
 
@@ -172,7 +188,7 @@ def roll_forward(home: Home) -> None:
     for f in plan["files"]:
         target, staged = home.root / f["target"], staging / f["staged"]
         if staged.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_dirs(target.parent)
             os.replace(staged, target)
             dirs.add(target.parent)
             faults.point("renamed_file")
@@ -181,6 +197,7 @@ def roll_forward(home: Home) -> None:
                              "restore the home from a backup")
     for a in plan["appends"]:
         target = home.root / a["target"]
+        dirs.add(target.parent)  # the file may be new
         fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o666)
         try:
             os.ftruncate(fd, a["offset"])
@@ -191,11 +208,11 @@ def roll_forward(home: Home) -> None:
             os.close(fd)
         faults.point("appended")
     for d in sorted(dirs):
-        _fsync_dir(d)
+        fsync_dir(d)
     home.inflight.unlink(missing_ok=True)
     faults.point("before_journal_removed")
     home.journal.unlink()
-    _fsync_dir(home.state)
+    fsync_dir(home.state)
     shutil.rmtree(staging, ignore_errors=True)
 
 
