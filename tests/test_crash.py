@@ -488,6 +488,21 @@ def test_status_after_crash_mid_rename_is_old_or_new_state(ref: Reference, tmp_p
     )
 
 
+def test_replay_after_a_crash_mid_rename_finishes_the_commit_first(ref: Reference, tmp_path: Path) -> None:
+    """Killed after cycle 4's manifest was renamed into place but before its log lines were
+    appended: `vanta replay` must not read that half state (it reported the trade log as
+    damaged and exited 7); like verify and status it finishes the commit, then replays."""
+    home = ref.fresh(tmp_path / "home")
+    point = _resolve(ref, "renamed_file:last")
+    p = vanta("cycle", "--home", home, "--asof", asof(4), crash=point)
+    assert p.returncode == KILLED, p.stderr
+    assert (home / "replays" / "cycles" / "000004.json").exists() and phase_of(home) == "journal"
+    p = vanta("replay", "latest", "--home", home)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "cycle 4: identical\n", "")
+    assert phase_of(home) == "none"
+    assert_same(state(home), ref.states[4], "home after the replay finished the interrupted commit")
+
+
 # ------------------------------------------------------------------ random SIGKILL
 
 
