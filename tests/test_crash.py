@@ -503,6 +503,27 @@ def test_replay_after_a_crash_mid_rename_finishes_the_commit_first(ref: Referenc
     assert_same(state(home), ref.states[4], "home after the replay finished the interrupted commit")
 
 
+@pytest.mark.parametrize("cycle", [2, 3])
+@pytest.mark.parametrize("torn", ["object", "manifest"])
+def test_verify_names_a_torn_bundle_and_nothing_else(ref: Reference, tmp_path: Path, torn: str, cycle: int) -> None:
+    """A torn file in a cycle's bundle (disk damage, a copy cut short) is that bundle's
+    problem. verify skipped the bundle, then compared memory/ (or the next bundle's log
+    span and head) with the cycle before it: every file the last cycle changed was
+    reported as 'edited outside vanta?', sending the operator after files that are fine."""
+    home = ref.fresh(tmp_path / "home")
+    manifest = home / "replays" / "cycles" / f"{cycle:06d}.json"
+    sha = json.loads(manifest.read_bytes())["outputs"]["memory/portfolio.json"]
+    path = manifest if torn == "manifest" else home / "replays" / "objects" / sha[:2] / sha[2:]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    code, out = cli_inprocess("verify", "--home", home)
+    assert code == 6, out
+    fails = [line for line in out.splitlines() if line.startswith("FAIL ")]
+    assert f"FAIL replays/cycles/{cycle:06d}.json: " in out, out
+    # only the torn file, in each bundle that holds it (an output of one cycle is the next one's input)
+    named = f"FAIL replays/cycles/{cycle:06d}.json: " if torn == "manifest" else sha[2:]
+    assert all(line.startswith("FAIL replays/cycles/") and named in line for line in fails), out
+
+
 # ------------------------------------------------------------------ random SIGKILL
 
 
