@@ -503,6 +503,24 @@ def test_replay_after_a_crash_mid_rename_finishes_the_commit_first(ref: Referenc
     assert_same(state(home), ref.states[4], "home after the replay finished the interrupted commit")
 
 
+def test_a_trade_log_cut_short_after_its_commit_is_refused_as_such(ref: Reference, tmp_path: Path) -> None:
+    """No crash leaves the log's last line torn without a journal (the roll-forward cuts a
+    torn append and writes it again, tests/test_journal.py), so a torn last line is a file cut
+    short after its commit. It was reported as 'memory/trade_log.jsonl:line 1 column 862: not
+    valid JSON ... fix the JSON syntax there' (exit 3): the wrong line, and the wrong fix for a
+    hash-chained log. It is a home state to restore (exit 7), and nothing is written."""
+    home = ref.fresh(tmp_path / "home")
+    log = home / "memory" / "trade_log.jsonl"
+    log.write_bytes(log.read_bytes()[:-30])
+    before = state(home)
+    for cmd in (("cycle", "--asof", asof(4)), ("status",), ("offboard", "F_1042", "--asof", asof(4))):
+        p = vanta(*cmd, "--home", home)
+        assert p.returncode == 7, (cmd, p.returncode, p.stderr)
+        assert p.stderr.startswith("Error: memory/trade_log.jsonl: its last line is incomplete"), p.stderr
+        assert "git checkout memory/trade_log.jsonl" in p.stderr and p.stdout == ""
+    assert_same(state(home), before, "home after commands refused a torn trade log")
+
+
 @pytest.mark.parametrize("cycle", [2, 3])
 @pytest.mark.parametrize("torn", ["object", "manifest"])
 def test_verify_names_a_torn_bundle_and_nothing_else(ref: Reference, tmp_path: Path, torn: str, cycle: int) -> None:

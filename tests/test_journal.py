@@ -84,3 +84,26 @@ def test_rolling_forward_again_gives_the_same_bytes(tmp_path: Path, monkeypatch:
     assert (tmp_path / "memory" / "log.jsonl").read_bytes() == OLD_LOG + ADDED
     assert (tmp_path / "memory" / "fresh.jsonl").read_bytes() == b"x\n"
     assert journal.recover(home) is False
+
+
+def test_an_append_torn_mid_copy_is_cut_and_written_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed in the middle of extending the log: its last line is torn. The journal is still
+    there, so the next start cuts the file back to its recorded size and appends again."""
+    home = _home(tmp_path)
+    real = journal._copy
+
+    def half_then_killed(src: int, dst: int, at: int) -> None:
+        if os.fstat(src).st_size < 1001:
+            return real(src, dst, at)
+        os.pwrite(dst, os.pread(src, 1001, 0), at)
+        raise SystemExit("killed")
+
+    monkeypatch.setattr(journal, "_copy", half_then_killed)
+    with pytest.raises(SystemExit):
+        _commit(home, ADDED)
+    torn = (tmp_path / "memory" / "log.jsonl").read_bytes()
+    assert torn == OLD_LOG + ADDED[:1001] and not torn.endswith(b"\n") and home.journal.exists()
+    monkeypatch.setattr(journal, "_copy", real)
+    assert journal.recover(home)
+    assert (tmp_path / "memory" / "log.jsonl").read_bytes() == OLD_LOG + ADDED
+    assert (tmp_path / "memory" / "fresh.jsonl").read_bytes() == b"x\n"

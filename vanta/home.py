@@ -120,6 +120,13 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
         return None
     with open(path, "rb") as fh:
         size = fh.seek(0, os.SEEK_END)
+        fh.seek(size - 1)
+        if fh.read(1) != b"\n":
+            # Never left by a crash (the journal's roll-forward cuts a torn append and writes it
+            # again): the file was damaged or cut short after its commit.
+            raise StateError("memory/trade_log.jsonl: its last line is incomplete (the file was cut short "
+                             "after it was committed); run `vanta verify`, then restore the file from git or "
+                             "a backup (git checkout memory/trade_log.jsonl)")
         chunk = 1 << 16
         while True:
             start = max(0, size - chunk)
