@@ -503,6 +503,43 @@ def test_replay_after_a_crash_mid_rename_finishes_the_commit_first(ref: Referenc
     assert_same(state(home), ref.states[4], "home after the replay finished the interrupted commit")
 
 
+def test_a_cycle_finished_after_a_crash_prices_as_it_sized_though_the_feed_changed(tmp_path: Path) -> None:
+    """A csv feed is a file in the home but outside memory/ (the in-flight record's inputs).
+    Killed after the broker answered, then the feed's bar for that cycle corrected: the
+    finishing run priced the cycle at the new bar and sized other orders: orders the paper
+    venue had filled were left out of the books (in one run, 26 answers on record and 20
+    booked). It must finish the cycle exactly as sized: the state of an uninterrupted run."""
+    from importlib import resources
+
+    from vanta import canonical
+
+    base = tmp_path / "base"
+    assert vanta("init", base).returncode == 0
+    (base / "feed").mkdir()
+    feed = resources.files("vanta.data").joinpath("bars.csv").read_text("utf-8")
+    (base / "feed" / "bars.csv").write_text(feed)
+    vault = canonical.loads((base / "memory" / "vault.json").read_bytes(), "vault.json")
+    vault["market_data"] = {"source": "csv", "path": "feed/bars.csv", "start_bar": vault["market_data"]["start_bar"]}
+    (base / "memory" / "vault.json").write_bytes(canonical.dumps(vault))
+    for n in (1, 2, 3):
+        cycle_json(base, asof(n))
+    ref_home, home = tmp_path / "ref", tmp_path / "home"
+    shutil.copytree(base, ref_home)
+    shutil.copytree(base, home)
+    cycle_json(ref_home, asof(4))
+
+    p = vanta("cycle", "--home", home, "--asof", asof(4), crash="broker_answered")
+    assert p.returncode == KILLED and phase_of(home) == "inflight", p.stderr
+    bar = sorted({line.split(",")[0] for line in feed.splitlines()[1:]})[vault["market_data"]["start_bar"] + 3]
+    fixed = "".join(f"{line.rsplit(',', 1)[0]},{float(line.rsplit(',', 1)[1]) * 3:.2f}\n" if line.startswith(bar)
+                    else line + "\n" for line in feed.splitlines())
+    (home / "feed" / "bars.csv").write_text(fixed)
+    out = cycle_json(home, asof(5))
+    assert (out["cycle"], out["recovered"]) == (4, True), out
+    assert_same(state(home), state(ref_home), "home after finishing cycle 4 over a corrected feed")
+    assert_healthy(home)
+
+
 def test_a_trade_log_cut_short_after_its_commit_is_refused_as_such(ref: Reference, tmp_path: Path) -> None:
     """No crash leaves the log's last line torn without a journal (the roll-forward cuts a
     torn append and writes it again, tests/test_journal.py), so a torn last line is a file cut

@@ -197,6 +197,9 @@ class LiveEdge:
         return cycle, asof, mem
 
     def market(self, ctx: Ctx) -> MarketSnapshot:
+        if self.resumed_snapshot is not None:
+            # An interrupted cycle is finished with the prices its orders were sized at.
+            return MarketSnapshot.model_validate(self.resumed_snapshot)
         vf = ctx.vault
         if vf.market_data.source == "ccxt":
             return self._ccxt_market(ctx)
@@ -218,9 +221,6 @@ class LiveEdge:
             markets=dict(vf.markets))
 
     def _ccxt_market(self, ctx: Ctx) -> MarketSnapshot:
-        if self.resumed_snapshot is not None:
-            # An interrupted cycle is finished with the prices its orders were sized at.
-            return MarketSnapshot.model_validate(self.resumed_snapshot)
         from vanta.brokers import ccxt_market  # ccxt loads only for an exchange-priced home
 
         md, vf = ctx.vault.market_data, ctx.vault
@@ -243,7 +243,9 @@ class LiveEdge:
         if orders:
             record: dict[str, Any] = {"cycle": ctx.cycle, "asof": ctx.asof,
                                       "inputs": self.inputs, "submitting": ids}
-            if ctx.vault.market_data.source == "ccxt" and ctx.snap is not None:
+            if ctx.snap is not None:
+                # Finished after a crash, the cycle prices its orders as they were sized, even if
+                # the feed (a file outside memory/) or the exchange has moved on since.
                 record["market_snapshot"] = ctx.snap.to_json()
             # Ids, digests and a model's JSON (no model has a float field): the trusted writer
             # skips the float walk over tens of thousands of ids.
