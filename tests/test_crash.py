@@ -540,6 +540,41 @@ def test_a_cycle_finished_after_a_crash_prices_as_it_sized_though_the_feed_chang
     assert_healthy(home)
 
 
+@pytest.mark.parametrize("point", ["before_journal", "after_journal", "before_journal_removed"])
+@pytest.mark.parametrize("kind", ["deposit", "withdraw"])
+def test_a_pool_request_run_again_after_a_crash_is_recorded_once(tmp_path: Path, kind: str, point: str) -> None:
+    """`vanta deposit` killed: the operator cannot tell whether it landed and runs it again,
+    with the same --asof. It was recorded a second time (request ...-2), and the rollover
+    then minted the deposit twice: money that never arrived. The same request at the same
+    asof, still pending, is now 'unchanged', as the same onboarding packet is."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_pool import at, book, pool_home, when
+
+    sc = pool_home(tmp_path, ["100"] * 5)
+    at(sc, 0)
+    home = str(tmp_path)
+    if kind == "withdraw":
+        assert vanta("deposit", "P", "B", "100.00", "--home", home, "--asof", when(0)).returncode == 0
+        at(sc, 3)  # the rollover mints B's shares
+        shares = book(sc)["contributors"]["B"]["shares"]
+    cmd = (("deposit", "P", "B", "100.00") if kind == "deposit" else ("withdraw", "P", "B", "--all")) + (
+        "--home", home, "--asof", when(4))
+    assert vanta(*cmd, crash=point).returncode == KILLED
+    p = vanta(*cmd)
+    assert p.returncode == 0, p.stderr
+    landed = point != "before_journal"
+    assert ("unchanged" in p.stdout) == landed, p.stdout
+    queue = json.loads((tmp_path / "memory" / "autotrade_queue.json").read_bytes())
+    assert [r["request_id"] for r in queue["requests"]] == [f"{when(4)}-{kind}-B"], queue["requests"]
+    at(sc, 6)  # the next rollover processes it, once
+    b = book(sc)["contributors"]
+    if kind == "deposit":
+        assert b["B"]["cost_basis"] == "100.00", b
+    else:
+        assert b.get("B", {}).get("shares", "0") == "0" and b["B"]["paid_out"] != "0.00", (shares, b)
+    assert vanta("verify", "--home", home).returncode == 0
+
+
 def test_a_trade_log_cut_short_after_its_commit_is_refused_as_such(ref: Reference, tmp_path: Path) -> None:
     """No crash leaves the log's last line torn without a journal (the roll-forward cuts a
     torn append and writes it again, tests/test_journal.py), so a torn last line is a file cut
