@@ -48,6 +48,10 @@ class Disk:
             self.pending.pop(os.path.abspath(os.fspath(src)), None)
             self.pending[os.path.abspath(os.fspath(dst))] = "rename"
 
+    def removed(self, path: Any) -> None:
+        with self.lock:
+            self.pending[os.path.abspath(os.fspath(path))] = "unlink"
+
     def synced(self, folder: str) -> None:
         with self.lock:
             for p in [p for p in self.pending if os.path.dirname(p) == folder]:
@@ -75,7 +79,11 @@ def root(tmp_path: Path) -> Path:
 def disk(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Disk]:
     d = Disk()
     real_replace, real_mkdir, real_open, real_os_open = os.replace, os.mkdir, builtins.open, os.open
-    real_fsync = os.fsync
+    real_fsync, real_unlink = os.fsync, os.unlink
+
+    def unlink(path: Any, *a: Any, **kw: Any) -> None:
+        real_unlink(path, *a, **kw)
+        d.removed(path)
 
     def replace(src: Any, dst: Any, **kw: Any) -> None:
         real_replace(src, dst, **kw)
@@ -113,6 +121,7 @@ def disk(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Disk]:
     monkeypatch.setattr(io, "open", open_)
     monkeypatch.setattr(os, "open", os_open)
     monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "unlink", unlink)
     yield d
 
 
@@ -141,12 +150,20 @@ def test_what_a_cycle_relies_on_is_durable_when_it_relies_on_it(
         lost = disk.lost(root)
         assert not lost, f"committed (the journal is on disk) while a power loss could take back {lost}"
 
-    _checks(monkeypatch, {"inflight_written": before_broker, "after_journal": at_commit_point})
+    def before_journal_removed() -> None:
+        # A power loss that kept the journal's removal but not the in-flight record's would
+        # leave a record of a committed cycle, refused as "memory/ has changed since".
+        seen.append("before_journal_removed")
+        lost = disk.lost(root)
+        assert ".vanta/inflight.json" not in lost, f"the journal goes while a power loss could take back {lost}"
+
+    _checks(monkeypatch, {"inflight_written": before_broker, "after_journal": at_commit_point,
+                          "before_journal_removed": before_journal_removed})
     for n in (1, 2):
         run_cycle(Home(root), f"2026-11-0{n}T00:00:00Z")
         lost = disk.lost(root)
         assert not lost, f"cycle {n} ended while a power loss could still take back {lost}"
-    assert seen == ["inflight_written", "after_journal"] * 2
+    assert seen == ["inflight_written", "after_journal", "before_journal_removed"] * 2
 
 
 def test_an_admin_commit_is_durable_when_it_returns(root: Path, disk: Disk) -> None:

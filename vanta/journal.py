@@ -209,7 +209,9 @@ def roll_forward(home: Home) -> None:
         faults.point("appended")
     for d in sorted(dirs):
         fsync_dir(d)
-    home.inflight.unlink(missing_ok=True)
+    if home.inflight.exists():
+        home.inflight.unlink()
+        fsync_dir(home.state)  # gone for good before the journal goes: never a record of a committed cycle
     faults.point("before_journal_removed")
     home.journal.unlink()
     fsync_dir(home.state)
