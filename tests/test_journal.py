@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from vanta import journal
+from vanta.errors import StateError
 from vanta.home import Home
 
 OLD_LOG = b"line 1\nline 2\n"
@@ -107,3 +108,29 @@ def test_an_append_torn_mid_copy_is_cut_and_written_again(tmp_path: Path, monkey
     assert journal.recover(home)
     assert (tmp_path / "memory" / "log.jsonl").read_bytes() == OLD_LOG + ADDED
     assert (tmp_path / "memory" / "fresh.jsonl").read_bytes() == b"x\n"
+
+
+def test_an_append_target_shorter_than_journaled_is_refused_before_anything_moves(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after the commit point; then the log was restored to an older copy (`git checkout
+    memory/`), shorter than the size the journal recorded. Rolling forward cut it to that size,
+    padding it with zero bytes, and appended: a log with a hole, its chain broken. It is
+    refused, naming the file, before any file is renamed."""
+    home = _home(tmp_path)
+
+    def killed_at_commit_point(name: str) -> None:
+        if name == "after_journal":
+            raise SystemExit("killed")
+
+    monkeypatch.setattr(journal.faults, "point", killed_at_commit_point)
+    with pytest.raises(SystemExit):
+        _commit(home, ADDED)
+    log = tmp_path / "memory" / "log.jsonl"
+    log.write_bytes(b"line 1\n")
+    with pytest.raises(StateError, match=r"memory/log.jsonl holds 7 bytes, fewer than the 14"):
+        journal.recover(home)
+    assert log.read_bytes() == b"line 1\n" and b"\0" not in log.read_bytes()
+    assert (tmp_path / "memory" / "a.json").read_bytes() == b"old\n" and home.journal.exists()
+    log.write_bytes(OLD_LOG)  # put back as it was: the commit finishes
+    assert journal.recover(home)
+    assert log.read_bytes() == OLD_LOG + ADDED and (tmp_path / "memory" / "a.json").read_bytes() == b"new\n"

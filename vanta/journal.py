@@ -184,6 +184,13 @@ def roll_forward(home: Home) -> None:
         plan = canonical.loads(home.journal.read_bytes(), str(home.journal))
     except Exception as e:  # noqa: BLE001 - the journal is written by rename; this is disk damage
         raise StateError(f"{home.journal} is unreadable ({e}); restore the home from a backup") from None
+    for a in plan["appends"]:
+        # An append only grows its file: shorter than its recorded size, the file was restored or
+        # cut short since (cutting to that size would pad it with zero bytes).
+        if (have := size_of(home.root / a["target"])) < a["offset"]:
+            raise StateError(f"{a['target']} holds {have} bytes, fewer than the {a['offset']} it held when the "
+                             "interrupted commit was journaled (restored or cut short since?); put that file back "
+                             "as it was and run again: the commit then finishes")
     dirs = set()
     for f in plan["files"]:
         target, staged = home.root / f["target"], staging / f["staged"]
