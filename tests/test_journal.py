@@ -134,3 +134,20 @@ def test_an_append_target_shorter_than_journaled_is_refused_before_anything_move
     log.write_bytes(OLD_LOG)  # put back as it was: the commit finishes
     assert journal.recover(home)
     assert log.read_bytes() == OLD_LOG + ADDED and (tmp_path / "memory" / "a.json").read_bytes() == b"new\n"
+
+
+def test_a_renamed_file_gone_before_the_roll_forward_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed after a file was renamed into place; the file then deleted. Recovery said
+    nothing useful (FileNotFoundError, a traceback): it names the file and the fix."""
+    home = _home(tmp_path)
+
+    def killed_after_rename(name: str) -> None:
+        if name == "renamed_file":
+            raise SystemExit("killed")
+
+    monkeypatch.setattr(journal.faults, "point", killed_after_rename)
+    with pytest.raises(SystemExit):
+        _commit(home, ADDED)
+    (tmp_path / "memory" / "a.json").unlink()
+    with pytest.raises(StateError, match=r"memory/a.json does not match the journal and its staged copy is gone"):
+        journal.recover(home)

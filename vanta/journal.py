@@ -199,7 +199,7 @@ def roll_forward(home: Home) -> None:
             os.replace(staged, target)
             dirs.add(target.parent)
             faults.point("renamed_file")
-        elif hashlib.sha256(target.read_bytes()).hexdigest() != f["sha256"]:
+        elif not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != f["sha256"]:
             raise StateError(f"{f['target']} does not match the journal and its staged copy is gone; "
                              "restore the home from a backup")
     for a in plan["appends"]:
