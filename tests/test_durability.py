@@ -179,3 +179,68 @@ def test_the_disk_model_sees_a_rename_left_unsynced(tmp_path: Path, disk: Disk) 
     assert disk.lost(tmp_path) == {"b": "rename"}
     journal.fsync_dir(tmp_path)
     assert disk.lost(tmp_path) == {}
+
+
+# ------------------------------------------------------------------ I/O errors
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for sub in ("memory", "broker", "replays")
+            for p in sorted((root / sub).rglob("*")) if p.is_file() and "objects" not in p.parts}
+
+
+def _failing_at(k: int, real: Callable[..., Any]) -> Callable[..., Any]:
+    """`real`, but its k-th call fails as on a full disk."""
+    import errno
+
+    calls = [0]
+
+    def call(*a: Any, **kw: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == k:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(*a, **kw)
+
+    return call
+
+
+@pytest.mark.parametrize("call", ["fsync", "replace"])
+def test_a_disk_error_at_any_write_leaves_old_or_new_and_the_rerun_the_same_bytes(
+        root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, call: str) -> None:
+    """ENOSPC (a full disk) at the k-th fsync or rename of a cycle, for every k: the cycle
+    fails, memory/ is its old state or (past the commit point) rolls forward to the new one,
+    and finishing it gives the bytes of a cycle that never failed."""
+    import errno
+    import shutil
+
+    for n in (1, 2, 3):
+        run_cycle(Home(root), f"2026-11-0{n}T00:00:00Z")
+    ref = tmp_path / "ref"
+    shutil.copytree(root, ref)
+    run_cycle(Home(ref), "2026-11-04T00:00:00Z")
+    old, new = _tree(root), _tree(ref)
+    real = getattr(os, call)
+    k = 0
+    while True:
+        k += 1
+        home = tmp_path / f"k{k}"
+        shutil.copytree(root, home)
+        monkeypatch.setattr(os, call, _failing_at(k, real))
+        try:
+            run_cycle(Home(home), "2026-11-04T00:00:00Z")
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+        else:
+            assert k > 5, f"a cycle makes only {k - 1} {call} calls?"
+            break
+        finally:
+            monkeypatch.setattr(os, call, real)
+        mem = {n: b for n, b in _tree(home).items() if n.startswith("memory/")}
+        if not (home / ".vanta" / "journal.json").exists():
+            assert mem in ({n: b for n, b in old.items() if n.startswith("memory/")},
+                           {n: b for n, b in new.items() if n.startswith("memory/")}), f"{call} #{k}: a mix"
+        journal.recover(Home(home))
+        if _tree(home) != new:
+            run_cycle(Home(home), "2026-11-04T00:00:00Z")  # finishes the interrupted cycle, or runs it again
+        assert _tree(home) == new, f"ENOSPC at {call} #{k}: finishing the cycle gave other bytes"
+        shutil.rmtree(home)
