@@ -151,3 +151,26 @@ def test_a_renamed_file_gone_before_the_roll_forward_is_named(tmp_path: Path, mo
     (tmp_path / "memory" / "a.json").unlink()
     with pytest.raises(StateError, match=r"memory/a.json does not match the journal and its staged copy is gone"):
         journal.recover(home)
+
+
+def test_staged_lines_gone_are_refused_before_anything_moves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed at the commit point; then .vanta/staging lost its staged log lines. Recovery
+    cut the log to its recorded size and then failed opening them (FileNotFoundError, a
+    traceback), files already renamed. It is refused, naming what is gone, first."""
+    home = _home(tmp_path)
+
+    def killed_at_commit_point(name: str) -> None:
+        if name == "after_journal":
+            raise SystemExit("killed")
+
+    monkeypatch.setattr(journal.faults, "point", killed_at_commit_point)
+    with pytest.raises(SystemExit):
+        _commit(home, ADDED)
+    staged = [p for p in (home.state / "staging").iterdir() if p.name.startswith("a")]
+    assert staged
+    for p in staged:
+        p.unlink()
+    with pytest.raises(StateError, match=r"the lines to append to memory/\S+ \(.*\) are gone"):
+        journal.recover(home)
+    assert (tmp_path / "memory" / "a.json").read_bytes() == b"old\n"
+    assert (tmp_path / "memory" / "log.jsonl").read_bytes() == OLD_LOG

@@ -20,6 +20,7 @@ import shutil
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from vanta import canonical, faults
 from vanta.errors import StateError
@@ -184,24 +185,15 @@ def roll_forward(home: Home) -> None:
         plan = canonical.loads(home.journal.read_bytes(), str(home.journal))
     except Exception as e:  # noqa: BLE001 - the journal is written by rename; this is disk damage
         raise StateError(f"{home.journal} is unreadable ({e}); restore the home from a backup") from None
-    for a in plan["appends"]:
-        # An append only grows its file: shorter than its recorded size, the file was restored or
-        # cut short since (cutting to that size would pad it with zero bytes).
-        if (have := size_of(home.root / a["target"])) < a["offset"]:
-            raise StateError(f"{a['target']} holds {have} bytes, fewer than the {a['offset']} it held when the "
-                             "interrupted commit was journaled (restored or cut short since?); put that file back "
-                             "as it was and run again: the commit then finishes")
+    _check_plan(home, plan)  # before anything moves
     dirs = set()
     for f in plan["files"]:
         target, staged = home.root / f["target"], staging / f["staged"]
-        if staged.exists():
+        if staged.exists():  # else renamed before the crash (checked)
             make_dirs(target.parent)
             os.replace(staged, target)
             dirs.add(target.parent)
             faults.point("renamed_file")
-        elif not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != f["sha256"]:
-            raise StateError(f"{f['target']} does not match the journal and its staged copy is gone; "
-                             "restore the home from a backup")
     for a in plan["appends"]:
         target = home.root / a["target"]
         dirs.add(target.parent)  # the file may be new
@@ -223,6 +215,28 @@ def roll_forward(home: Home) -> None:
     home.journal.unlink()
     fsync_dir(home.state)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_plan(home: Home, plan: dict[str, Any]) -> None:
+    """What the roll-forward needs is there: each file staged, or in place already; each
+    append staged, its target at least as long as when the journal was written."""
+    staging = home.state / "staging"
+    for f in plan["files"]:
+        target = home.root / f["target"]
+        if not (staging / f["staged"]).exists() and (
+                not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != f["sha256"]):
+            raise StateError(f"{f['target']} does not match the journal and its staged copy is gone; "
+                             "restore the home from a backup")
+    for a in plan["appends"]:
+        if not (staging / a["staged"]).exists():
+            raise StateError(f"the lines to append to {a['target']} ({staging / a['staged']}) are gone; "
+                             "restore the home from a backup")
+        # An append only grows its file: shorter than its recorded size, the file was restored or
+        # cut short since (cutting to that size would pad it with zero bytes).
+        if (have := size_of(home.root / a["target"])) < a["offset"]:
+            raise StateError(f"{a['target']} holds {have} bytes, fewer than the {a['offset']} it held when the "
+                             "interrupted commit was journaled (restored or cut short since?); put that file back "
+                             "as it was and run again: the commit then finishes")
 
 
 def _copy(src: int, dst: int, at: int) -> None:
