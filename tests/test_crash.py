@@ -720,3 +720,22 @@ def test_locked_home_exits_4_at_once_and_changes_nothing(ref: Reference, tmp_pat
     # the lock was only borrowed: once released, the cycle runs
     assert cycle_json(home, asof(4))["cycle"] == 4
     assert_same(state(home), ref.states[4], "home after cycle 4")
+
+
+def test_a_stale_in_flight_record_is_named_as_such(ref: Reference, tmp_path: Path) -> None:
+    """An in-flight record of a cycle memory/ has committed since (.vanta/ restored from a
+    copy) was refused as 'memory/ has changed since; restore memory/ to its state at that
+    time (git checkout memory/)': advice that throws committed cycles away. The record is
+    what is stale, and the message says so."""
+    crashed = ref.fresh(tmp_path / "crashed")
+    p = vanta("cycle", "--home", crashed, "--asof", asof(4), crash="broker_answered")
+    assert p.returncode == KILLED, p.stderr
+    home = tmp_path / "home"
+    shutil.copytree(ref.home, home)  # cycles 1..5 committed
+    shutil.copy(crashed / ".vanta" / "inflight.json", home / ".vanta" / "inflight.json")
+    before = state(home)
+    p = vanta("cycle", "--home", home, "--asof", "2026-11-30T00:00:00Z")
+    assert p.returncode == 7, p.stderr
+    assert "is the record of cycle 4, which memory/ has committed since (it is at cycle 5)" in p.stderr, p.stderr
+    assert "git checkout" not in p.stderr and "delete that file" in p.stderr
+    assert_same(state(home), before, "home after a stale in-flight record was refused")

@@ -182,6 +182,11 @@ class LiveEdge:
             # A cycle died after orders may have reached the broker: finish that same
             # cycle (same asof, same inputs, same client order ids), never a new one.
             rec = canonical.loads(self.home.inflight.read_bytes(), str(self.home.inflight))
+            if rec["cycle"] < cycle:
+                # Restoring memory/ would throw committed cycles away: the record is what is wrong.
+                raise StateError(f"{self.home.inflight} is the record of cycle {rec['cycle']}, which memory/ has "
+                                 f"committed since (it is at cycle {cycle - 1}): a stale record (.vanta/ restored "
+                                 "from a copy?); delete that file and run again")
             if rec["inputs"] != self.inputs:
                 raise StateError(
                     f"cycle {rec['cycle']} was interrupted after sending orders, and memory/ has changed "
