@@ -575,29 +575,6 @@ def test_a_pool_request_run_again_after_a_crash_is_recorded_once(tmp_path: Path,
     assert vanta("verify", "--home", home).returncode == 0
 
 
-@pytest.mark.parametrize("name", ["trade_log.jsonl", "pnl_ledger.jsonl"])
-def test_an_append_only_file_cut_short_after_its_commit_is_refused_as_such(
-        ref: Reference, tmp_path: Path, name: str) -> None:
-    """No crash leaves an append-only file's last line torn without a journal (the roll-forward
-    cuts a torn append and writes it again, tests/test_journal.py), so a torn last line is a
-    file cut short after its commit. A torn trade log was reported as 'memory/trade_log.jsonl:
-    line 1 column 862: not valid JSON ... fix the JSON syntax there' (exit 3): the wrong line,
-    and the wrong fix for a hash-chained log. A torn fee ledger was not noticed: the cycle
-    appended its entries to the torn line, gluing a billing entry into a corrupt one. Both are
-    a home state to restore (exit 7), and nothing is written."""
-    home = ref.fresh(tmp_path / "home")
-    path = home / "memory" / name
-    path.write_bytes(path.read_bytes()[:-30])
-    before = state(home)
-    cmds = [("cycle", "--asof", asof(4)), ("offboard", "F_1042", "--asof", asof(4))]
-    for cmd in [*cmds, ("status",)] if name == "trade_log.jsonl" else cmds:
-        p = vanta(*cmd, "--home", home)
-        assert p.returncode == 7, (cmd, p.returncode, p.stderr)
-        assert p.stderr.startswith(f"Error: memory/{name}: its last line is incomplete"), p.stderr
-        assert f"git checkout memory/{name}" in p.stderr and p.stdout == ""
-    assert_same(state(home), before, f"home after commands refused a torn {name}")
-
-
 @pytest.mark.parametrize("cycle", [2, 3])
 @pytest.mark.parametrize("torn", ["object", "manifest"])
 def test_verify_names_a_torn_bundle_and_nothing_else(ref: Reference, tmp_path: Path, torn: str, cycle: int) -> None:

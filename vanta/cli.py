@@ -182,31 +182,28 @@ def replay(
     if not all_ and cycle_no != "latest" and not (cycle_no or "").isdigit():
         raise typer.BadParameter(f"{cycle_no!r} is not a cycle number or `latest`", param_hint="N")
     h = home_mod.resolve(home)
-    # Under the lock, after finishing an interrupted commit: a bundle whose manifest is in
-    # place before its log lines are is half a commit, not a damaged home.
-    with home_mod.settled(h):
-        have = bundle.cycles(h)
-        if all_:
-            todo = have
-        elif cycle_no == "latest":
-            if not have:
-                raise StateError("no cycles recorded yet: run `vanta cycle` first")
-            todo = [have[-1]]
-        else:
-            todo = [int(cycle_no or 0)]
-        failed = []
-        results = []
-        for n in todo:
-            r = run_replay(h, n)
-            results.append({"cycle": n, "ok": r.ok, "mismatched": sorted(r.mismatches)})
-            if not r.ok:
-                failed.append(n)
-                if not json:
-                    for _name, diff in r.mismatches.items():
-                        sys.stdout.write(diff)
-                    print(f"cycle {n}: MISMATCH in {', '.join(sorted(r.mismatches))}")
-            elif not json:
-                print(f"cycle {n}: identical")
+    have = bundle.cycles(h)
+    if all_:
+        todo = have
+    elif cycle_no == "latest":
+        if not have:
+            raise StateError("no cycles recorded yet: run `vanta cycle` first")
+        todo = [have[-1]]
+    else:
+        todo = [int(cycle_no or 0)]
+    failed = []
+    results = []
+    for n in todo:
+        r = run_replay(h, n)
+        results.append({"cycle": n, "ok": r.ok, "mismatched": sorted(r.mismatches)})
+        if not r.ok:
+            failed.append(n)
+            if not json:
+                for _name, diff in r.mismatches.items():
+                    sys.stdout.write(diff)
+                print(f"cycle {n}: MISMATCH in {', '.join(sorted(r.mismatches))}")
+        elif not json:
+            print(f"cycle {n}: identical")
     if json:
         _json({"replayed": results, "ok": not failed})
     _done(ExitCode.REPLAY_MISMATCH if failed else 0)

@@ -72,8 +72,6 @@ class Home:
             if gone is not None:
                 raise StateError(f"memory/{name} is {gone}, but {cycles} cycle(s) were committed in {self.root}; "
                                  f"restore it from git (git checkout memory/{name}) or from a backup")
-            if _torn(path):
-                raise _cut_short(name)  # new lines would be glued to the torn one
 
 
 def resolve(home: str | None) -> Home:
@@ -120,8 +118,6 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
     """The last trade-log line, read from the end of the file; None for an empty log."""
     if not path.exists() or path.stat().st_size == 0:
         return None
-    if _torn(path):
-        raise _cut_short(path.name)
     with open(path, "rb") as fh:
         size = fh.seek(0, os.SEEK_END)
         chunk = 1 << 16
@@ -133,22 +129,6 @@ def last_log_line(path: Path) -> dict[str, Any] | None:
                 line: dict[str, Any] = canonical.loads(lines[-1], "memory/trade_log.jsonl")
                 return line
             chunk *= 4
-
-
-def _torn(path: Path) -> bool:
-    """An append-only file whose last line has no end. Never left by a crash (the journal's
-    roll-forward cuts a torn append and writes it again): the file was cut short after its commit."""
-    if not path.exists() or (size := path.stat().st_size) == 0:
-        return False
-    with open(path, "rb") as fh:
-        fh.seek(size - 1)
-        return fh.read(1) != b"\n"
-
-
-def _cut_short(name: str) -> StateError:
-    return StateError(f"memory/{name}: its last line is incomplete (the file was cut short after it was "
-                      f"committed); run `vanta verify`, then restore the file from git or a backup "
-                      f"(git checkout memory/{name})")
 
 
 def vouched(last: dict[str, Any] | None, digests: Mapping[str, str]) -> frozenset[str]:

@@ -18,7 +18,6 @@ from vanta.models import MEMORY_FILES, Manifest
 from vanta.replay import recorded_span
 from vanta.stages.commit import seal
 
-_LOG = "memory/trade_log.jsonl"
 ADMIN_KINDS = ("registry_update", "pool_request")
 """Log lines written between cycles by admin commands (`vanta onboard`, `vanta offboard`)."""
 
@@ -115,32 +114,25 @@ def _check_memory(home: Home, want: dict[str, str], who: str) -> list[str]:
     return problems
 
 
-def _check_bundle(home: Home, man: Manifest, admin: dict[int, AdminLine],
-                  ends: dict[str, int]) -> tuple[list[str], AdminLine | None]:
-    """A bundle's objects and its spans of the append-only files, which must start where the
-    previous cycle's ended (`ends`, moved past them). A damaged object or span is this
-    bundle's problem: its manifest still says what the cycle committed, for the cycles after
-    it and for memory/. Returns the problems and the last admin line before its log lines."""
-    problems = []
-    for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
-        try:
-            bundle.get(home, sha)
-        except StateError as e:
-            problems.append(e.message)
-    gap: AdminLine | None = None
+def _check_appends(home: Home, name: str, man: Manifest, admin: dict[int, AdminLine], ends: dict[str, int],
+                   problems: list[str]) -> AdminLine | None:
+    """The cycle's appended lines follow the previous cycle's (and the admin lines between) and
+    are still in place. Returns the last admin line before its log lines, if any. A failure
+    here leaves the cycle standing: memory/ is still checked against it, not an older one."""
+    gap = None
     for rel, span in sorted(man.appends.items()):
-        if rel == _LOG:
+        if rel == "memory/trade_log.jsonl":
             # Admin commands may have logged changes since the previous cycle.
             ends[rel], gap = _skip_admin(admin, ends.get(rel, 0), span.offset)
         if span.offset != ends.get(rel, 0):
-            problems.append(f"its {rel} lines start at byte {span.offset}, the previous cycle's end at "
-                            f"{ends.get(rel, 0)}")
+            problems.append(f"{name}: its {rel} lines start at byte {span.offset}, "
+                            f"the previous cycle's end at {ends.get(rel, 0)}")
         ends[rel] = span.offset + span.length
         try:
             recorded_span(home, rel, span)
-        except StateError as e:
-            problems.append(e.message)
-    return problems, gap
+        except (StateError, InputError) as e:
+            problems.append(f"{name}: {e.message}")
+    return gap
 
 
 def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dict[str, Any]]:
@@ -153,11 +145,12 @@ def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dic
     else:
         p, lines, head, log_size = [], 0, GENESIS, 0
     problems += p
+    log_rel = "memory/trade_log.jsonl"
     have = bundle.cycles(home)
     prev_head = GENESIS
     ends: dict[str, int] = {}
     last = None
-    lost = False  # the previous manifest is unreadable: where this cycle's log starts is unknown
+    unread = False  # the previous manifest is unreadable: where this cycle's lines start is unknown
     for i, n in enumerate(have, 1):
         if progress is not None:
             progress(f"replay bundles: {i - 1} of {len(have)} checked")
@@ -168,17 +161,23 @@ def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dic
             man = bundle.load_manifest(home, n)
         except (StateError, InputError) as e:
             problems.append(f"{name}: {e.message}")
-            last, lost = None, True  # what memory/ should be after it is unknown: not compared with an older cycle
+            last, unread = None, True  # what memory/ should be is unknown: not compared with an older cycle
             continue
-        if lost:
+        # A damaged object is this bundle's problem: its manifest still says what the cycle
+        # committed, for the cycles after it and for memory/.
+        for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
+            try:
+                bundle.get(home, sha)
+            except StateError as e:
+                problems.append(f"{name}: {e.message}")
+        if unread:
             ends.update((rel, span.offset) for rel, span in man.appends.items())
-        p, gap = _check_bundle(home, man, admin, ends)
-        problems += [f"{name}: {x}" for x in p]
-        if not lost and man.log_head_before != (gap.hash if gap else prev_head):
+        gap = _check_appends(home, name, man, admin, ends, problems)
+        if not unread and man.log_head_before != (gap.hash if gap else prev_head):
             problems.append(f"{name}: log_head_before does not continue the previous cycle's log")
-        prev_head, last, lost = man.log_head_after, man, False
+        prev_head, last, unread = man.log_head_after, man, False
     # Memory as last committed: by the admin lines after the last cycle, if any.
-    tail_end, tail = _skip_admin(admin, ends.get(_LOG, 0), log_size)
+    tail_end, tail = _skip_admin(admin, ends.get(log_rel, 0), log_size)
     if tail is not None and tail_end == log_size:
         problems += _check_memory(home, tail.memory, f"the registry update at trade log line {tail.seq}")
     elif last is not None:
