@@ -86,9 +86,7 @@ def resolve(home: str | None) -> Home:
 @contextmanager
 def locked(home: Home) -> Iterator[None]:
     """Hold the home's lock, or fail at once: cron may start a cycle every minute."""
-    from vanta.journal import make_dirs  # journal imports this module
-
-    make_dirs(home.state)  # durable: the journal and the in-flight record live in it
+    home.state.mkdir(exist_ok=True)
     lock = FileLock(str(home.state / "lock"), timeout=0)
     try:
         lock.acquire()

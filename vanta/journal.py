@@ -259,6 +259,7 @@ def _copy(src: int, dst: int, at: int) -> None:
 
 def recover(home: Home) -> bool:
     """Finish or discard an interrupted commit. True if one was rolled forward."""
+    fsync_dir(home.root)  # .vanta/, made by the lock, is durable before anything relies on it
     if home.journal.exists():
         roll_forward(home)
         return True
