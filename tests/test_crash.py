@@ -716,3 +716,15 @@ def test_a_stale_in_flight_record_is_named_as_such(ref: Reference, tmp_path: Pat
     assert "is the record of cycle 4, which memory/ has committed since (it is at cycle 5)" in p.stderr, p.stderr
     assert "git checkout" not in p.stderr and "delete that file" in p.stderr
     assert_same(state(home), before, "home after a stale in-flight record was refused")
+
+
+def test_replay_and_verify_wait_for_no_commit_they_are_refused_while_one_runs(ref: Reference, tmp_path: Path) -> None:
+    """A running cycle holds the lock: the readers never see its commit half done; they exit 4
+    at once, as a second cycle does."""
+    home = ref.fresh(tmp_path / "home")
+    with FileLock(str(home / ".vanta" / "lock")).acquire(timeout=5):
+        for cmd in (("replay", "latest"), ("verify",)):
+            p = vanta(*cmd, "--home", home, timeout=30)
+            assert p.returncode == 4 and p.stdout == "" and p.stderr.startswith("Error:"), (cmd, p)
+    p = vanta("replay", "latest", "--home", home)
+    assert (p.returncode, p.stdout) == (0, "cycle 3: identical\n"), p
