@@ -488,6 +488,114 @@ def test_status_after_crash_mid_rename_is_old_or_new_state(ref: Reference, tmp_p
     )
 
 
+def test_replay_after_a_crash_mid_rename_finishes_the_commit_first(ref: Reference, tmp_path: Path) -> None:
+    """Killed after cycle 4's manifest was renamed into place but before its log lines were
+    appended: `vanta replay` must not read that half state (it reported the trade log as
+    damaged and exited 7); like verify and status it finishes the commit, then replays."""
+    home = ref.fresh(tmp_path / "home")
+    point = _resolve(ref, "renamed_file:last")
+    p = vanta("cycle", "--home", home, "--asof", asof(4), crash=point)
+    assert p.returncode == KILLED, p.stderr
+    assert (home / "replays" / "cycles" / "000004.json").exists() and phase_of(home) == "journal"
+    p = vanta("replay", "latest", "--home", home)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "cycle 4: identical\n", "")
+    assert phase_of(home) == "none"
+    assert_same(state(home), ref.states[4], "home after the replay finished the interrupted commit")
+
+
+def test_a_cycle_finished_after_a_crash_prices_as_it_sized_though_the_feed_changed(tmp_path: Path) -> None:
+    """A csv feed is a file in the home but outside memory/ (the in-flight record's inputs).
+    Killed after the broker answered, then the feed's bar for that cycle corrected: the
+    finishing run priced the cycle at the new bar and sized other orders: orders the paper
+    venue had filled were left out of the books (in one run, 26 answers on record and 20
+    booked). It must finish the cycle exactly as sized: the state of an uninterrupted run."""
+    from importlib import resources
+
+    from vanta import canonical
+
+    base = tmp_path / "base"
+    assert vanta("init", base).returncode == 0
+    (base / "feed").mkdir()
+    feed = resources.files("vanta.data").joinpath("bars.csv").read_text("utf-8")
+    (base / "feed" / "bars.csv").write_text(feed)
+    vault = canonical.loads((base / "memory" / "vault.json").read_bytes(), "vault.json")
+    vault["market_data"] = {"source": "csv", "path": "feed/bars.csv", "start_bar": vault["market_data"]["start_bar"]}
+    (base / "memory" / "vault.json").write_bytes(canonical.dumps(vault))
+    for n in (1, 2, 3):
+        cycle_json(base, asof(n))
+    ref_home, home = tmp_path / "ref", tmp_path / "home"
+    shutil.copytree(base, ref_home)
+    shutil.copytree(base, home)
+    cycle_json(ref_home, asof(4))
+
+    p = vanta("cycle", "--home", home, "--asof", asof(4), crash="broker_answered")
+    assert p.returncode == KILLED and phase_of(home) == "inflight", p.stderr
+    bar = sorted({line.split(",")[0] for line in feed.splitlines()[1:]})[vault["market_data"]["start_bar"] + 3]
+    fixed = "".join(f"{line.rsplit(',', 1)[0]},{float(line.rsplit(',', 1)[1]) * 3:.2f}\n" if line.startswith(bar)
+                    else line + "\n" for line in feed.splitlines())
+    (home / "feed" / "bars.csv").write_text(fixed)
+    out = cycle_json(home, asof(5))
+    assert (out["cycle"], out["recovered"]) == (4, True), out
+    assert_same(state(home), state(ref_home), "home after finishing cycle 4 over a corrected feed")
+    assert_healthy(home)
+
+
+@pytest.mark.parametrize("point", ["before_journal", "after_journal", "before_journal_removed"])
+@pytest.mark.parametrize("kind", ["deposit", "withdraw"])
+def test_a_pool_request_run_again_after_a_crash_is_recorded_once(tmp_path: Path, kind: str, point: str) -> None:
+    """`vanta deposit` killed: the operator cannot tell whether it landed and runs it again,
+    with the same --asof. It was recorded a second time (request ...-2), and the rollover
+    then minted the deposit twice: money that never arrived. The same request at the same
+    asof, still pending, is now 'unchanged', as the same onboarding packet is."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_pool import at, book, pool_home, when
+
+    sc = pool_home(tmp_path, ["100"] * 5)
+    at(sc, 0)
+    home = str(tmp_path)
+    if kind == "withdraw":
+        assert vanta("deposit", "P", "B", "100.00", "--home", home, "--asof", when(0)).returncode == 0
+        at(sc, 3)  # the rollover mints B's shares
+        shares = book(sc)["contributors"]["B"]["shares"]
+    cmd = (("deposit", "P", "B", "100.00") if kind == "deposit" else ("withdraw", "P", "B", "--all")) + (
+        "--home", home, "--asof", when(4))
+    assert vanta(*cmd, crash=point).returncode == KILLED
+    p = vanta(*cmd)
+    assert p.returncode == 0, p.stderr
+    landed = point != "before_journal"
+    assert ("unchanged" in p.stdout) == landed, p.stdout
+    queue = json.loads((tmp_path / "memory" / "autotrade_queue.json").read_bytes())
+    assert [r["request_id"] for r in queue["requests"]] == [f"{when(4)}-{kind}-B"], queue["requests"]
+    at(sc, 6)  # the next rollover processes it, once
+    b = book(sc)["contributors"]
+    if kind == "deposit":
+        assert b["B"]["cost_basis"] == "100.00", b
+    else:
+        assert b.get("B", {}).get("shares", "0") == "0" and b["B"]["paid_out"] != "0.00", (shares, b)
+    assert vanta("verify", "--home", home).returncode == 0
+
+
+@pytest.mark.parametrize("cycle", [2, 3])
+@pytest.mark.parametrize("torn", ["object", "manifest"])
+def test_verify_names_a_torn_bundle_and_nothing_else(ref: Reference, tmp_path: Path, torn: str, cycle: int) -> None:
+    """A torn file in a cycle's bundle (disk damage, a copy cut short) is that bundle's
+    problem. verify skipped the bundle, then compared memory/ (or the next bundle's log
+    span and head) with the cycle before it: every file the last cycle changed was
+    reported as 'edited outside vanta?', sending the operator after files that are fine."""
+    home = ref.fresh(tmp_path / "home")
+    manifest = home / "replays" / "cycles" / f"{cycle:06d}.json"
+    sha = json.loads(manifest.read_bytes())["outputs"]["memory/portfolio.json"]
+    path = manifest if torn == "manifest" else home / "replays" / "objects" / sha[:2] / sha[2:]
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    code, out = cli_inprocess("verify", "--home", home)
+    assert code == 6, out
+    fails = [line for line in out.splitlines() if line.startswith("FAIL ")]
+    assert f"FAIL replays/cycles/{cycle:06d}.json: " in out, out
+    # only the torn file, in each bundle that holds it (an output of one cycle is the next one's input)
+    named = f"FAIL replays/cycles/{cycle:06d}.json: " if torn == "manifest" else sha[2:]
+    assert all(line.startswith("FAIL replays/cycles/") and named in line for line in fails), out
+
+
 # ------------------------------------------------------------------ random SIGKILL
 
 
@@ -589,3 +697,34 @@ def test_locked_home_exits_4_at_once_and_changes_nothing(ref: Reference, tmp_pat
     # the lock was only borrowed: once released, the cycle runs
     assert cycle_json(home, asof(4))["cycle"] == 4
     assert_same(state(home), ref.states[4], "home after cycle 4")
+
+
+def test_a_stale_in_flight_record_is_named_as_such(ref: Reference, tmp_path: Path) -> None:
+    """An in-flight record of a cycle memory/ has committed since (.vanta/ restored from a
+    copy) was refused as 'memory/ has changed since; restore memory/ to its state at that
+    time (git checkout memory/)': advice that throws committed cycles away. The record is
+    what is stale, and the message says so."""
+    crashed = ref.fresh(tmp_path / "crashed")
+    p = vanta("cycle", "--home", crashed, "--asof", asof(4), crash="broker_answered")
+    assert p.returncode == KILLED, p.stderr
+    home = tmp_path / "home"
+    shutil.copytree(ref.home, home)  # cycles 1..5 committed
+    shutil.copy(crashed / ".vanta" / "inflight.json", home / ".vanta" / "inflight.json")
+    before = state(home)
+    p = vanta("cycle", "--home", home, "--asof", "2026-11-30T00:00:00Z")
+    assert p.returncode == 7, p.stderr
+    assert "is the record of cycle 4, which memory/ has committed since (it is at cycle 5)" in p.stderr, p.stderr
+    assert "git checkout" not in p.stderr and "delete that file" in p.stderr
+    assert_same(state(home), before, "home after a stale in-flight record was refused")
+
+
+def test_replay_and_verify_wait_for_no_commit_they_are_refused_while_one_runs(ref: Reference, tmp_path: Path) -> None:
+    """A running cycle holds the lock: the readers never see its commit half done; they exit 4
+    at once, as a second cycle does."""
+    home = ref.fresh(tmp_path / "home")
+    with FileLock(str(home / ".vanta" / "lock")).acquire(timeout=5):
+        for cmd in (("replay", "latest"), ("verify",)):
+            p = vanta(*cmd, "--home", home, timeout=30)
+            assert p.returncode == 4 and p.stdout == "" and p.stderr.startswith("Error:"), (cmd, p)
+    p = vanta("replay", "latest", "--home", home)
+    assert (p.returncode, p.stdout) == (0, "cycle 3: identical\n"), p

@@ -12,7 +12,7 @@ from pathlib import Path
 from vanta import canonical
 from vanta.errors import StateError
 from vanta.home import Home
-from vanta.journal import write_durable
+from vanta.journal import make_dirs, write_durable
 from vanta.models import Manifest
 from vanta.validate import parse
 
@@ -39,8 +39,8 @@ def put(home: Home, data: bytes) -> tuple[str, int]:
     with _storing:
         if path.exists():
             return sha, 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_durable(path, packed)
+        make_dirs(path.parent)
+        write_durable(path, packed)  # durable before the journal names it
     return sha, len(packed)
 
 

@@ -385,6 +385,9 @@ def _pool_report(out: dict[str, Any], json: bool) -> None:
         _json(out)
         return
     r = out["request"]
+    if out["unchanged"]:
+        print(f"{r['request_id']}: unchanged (the same request at the same asof is pending)")
+        return
     what = r["amount"] if r["kind"] == "deposit" else ("all shares" if r["all"] else f"{r['shares']} shares")
     print(f"{r['request_id']}: {r['kind']} {what} of {r['vault_id']} by {r['contributor_id']} pending until the "
           f"next rollover (trade log line {out['log_seq']})")

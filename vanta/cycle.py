@@ -157,7 +157,7 @@ def _inflight(home: Home) -> dict[str, Any]:
         rec = canonical.loads(path.read_bytes(), str(path))
     except InputError:
         rec = None
-    if not isinstance(rec, dict) or not {"cycle", "asof", "inputs"} <= rec.keys():
+    if not isinstance(rec, dict) or not {"cycle", "asof", "inputs"} <= rec.keys() or type(rec["cycle"]) is not int:
         raise StateError(f"{path} is damaged (not JSON with cycle, asof and inputs); it records a cycle interrupted "
                          "after sending orders: restore it from a backup, or settle that cycle's orders with the "
                          "broker by hand and then delete it")
@@ -197,6 +197,11 @@ class LiveEdge:
             # A cycle died after orders may have reached the broker: finish that same
             # cycle (same asof, same inputs, same client order ids), never a new one.
             rec = _inflight(self.home)
+            if rec["cycle"] < cycle:
+                # Restoring memory/ would throw committed cycles away: the record is what is wrong.
+                raise StateError(f"{self.home.inflight} is the record of cycle {rec['cycle']}, which memory/ has "
+                                 f"committed since (it is at cycle {cycle - 1}): a stale record (.vanta/ restored "
+                                 "from a copy?); delete that file and run again")
             if rec["inputs"] != self.inputs:
                 raise StateError(
                     f"cycle {rec['cycle']} was interrupted after sending orders, and memory/ has changed "
@@ -212,6 +217,9 @@ class LiveEdge:
         return cycle, asof, mem
 
     def market(self, ctx: Ctx) -> MarketSnapshot:
+        if self.resumed_snapshot is not None:
+            # An interrupted cycle is finished with the prices its orders were sized at.
+            return MarketSnapshot.model_validate(self.resumed_snapshot)
         vf = ctx.vault
         if vf.market_data.source == "ccxt":
             return self._ccxt_market(ctx)
@@ -233,9 +241,6 @@ class LiveEdge:
             markets=dict(vf.markets))
 
     def _ccxt_market(self, ctx: Ctx) -> MarketSnapshot:
-        if self.resumed_snapshot is not None:
-            # An interrupted cycle is finished with the prices its orders were sized at.
-            return MarketSnapshot.model_validate(self.resumed_snapshot)
         from vanta.brokers import ccxt_market  # ccxt loads only for an exchange-priced home
 
         md, vf = ctx.vault.market_data, ctx.vault
@@ -258,7 +263,9 @@ class LiveEdge:
         if orders:
             record: dict[str, Any] = {"cycle": ctx.cycle, "asof": ctx.asof,
                                       "inputs": self.inputs, "submitting": ids}
-            if ctx.vault.market_data.source == "ccxt" and ctx.snap is not None:
+            if ctx.snap is not None:
+                # Finished after a crash, the cycle prices its orders as they were sized, even if
+                # the feed (a file outside memory/) or the exchange has moved on since.
                 record["market_snapshot"] = ctx.snap.to_json()
             # Ids, digests and a model's JSON (no model has a float field): the trusted writer
             # skips the float walk over tens of thousands of ids.

@@ -20,13 +20,16 @@ import shutil
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from vanta import canonical, faults
 from vanta.errors import StateError
 from vanta.home import Home
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make the names in folder `path` durable: after a power loss a rename, a created file
+    or folder is there only if its folder was fsynced after it (its bytes need their own)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -34,14 +37,29 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_durable(path: Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temporary file, fsync, rename)."""
+def make_dirs(path: Path) -> None:
+    """Create folder `path` and its missing parents, each one durable in its parent."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        fsync_dir(d.parent)
+
+
+def write_durable(path: Path, data: bytes, *, sync_dir: bool = True) -> None:
+    """Write `data` to `path` atomically (temporary file, fsync, rename), and fsync its
+    folder so the rename survives a power loss (`sync_dir=False`: the caller does it once
+    for many files)."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
 def size_of(path: Path) -> int:
@@ -50,7 +68,7 @@ def size_of(path: Path) -> int:
 
 
 def _stage(path: Path, data: bytes) -> str:
-    write_durable(path, data)
+    write_durable(path, data, sync_dir=False)  # the staging folder is fsynced once, before the journal
     return hashlib.sha256(data).hexdigest()
 
 
@@ -100,10 +118,9 @@ class Staging:
         for rel, name, offset, sha in sorted(self.appends):
             extend.append({"target": rel, "staged": name, "offset": offset, "sha256": sha.result()})
         home = self.home
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         faults.point("before_journal")
-        write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))
-        _fsync_dir(home.state)
+        write_durable(home.journal, canonical.dumps({"files": entries, "appends": extend}))  # the commit point
         faults.point("after_journal")
         roll_forward(home)
 
@@ -168,19 +185,18 @@ def roll_forward(home: Home) -> None:
         plan = canonical.loads(home.journal.read_bytes(), str(home.journal))
     except Exception as e:  # noqa: BLE001 - the journal is written by rename; this is disk damage
         raise StateError(f"{home.journal} is unreadable ({e}); restore the home from a backup") from None
+    _check_plan(home, plan)  # before anything moves
     dirs = set()
     for f in plan["files"]:
         target, staged = home.root / f["target"], staging / f["staged"]
-        if staged.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
+        if staged.exists():  # else renamed before the crash (checked)
+            make_dirs(target.parent)
             os.replace(staged, target)
             dirs.add(target.parent)
             faults.point("renamed_file")
-        elif hashlib.sha256(target.read_bytes()).hexdigest() != f["sha256"]:
-            raise StateError(f"{f['target']} does not match the journal and its staged copy is gone; "
-                             "restore the home from a backup")
     for a in plan["appends"]:
         target = home.root / a["target"]
+        dirs.add(target.parent)  # the file may be new
         fd = os.open(target, os.O_WRONLY | os.O_CREAT, 0o666)
         try:
             os.ftruncate(fd, a["offset"])
@@ -191,12 +207,36 @@ def roll_forward(home: Home) -> None:
             os.close(fd)
         faults.point("appended")
     for d in sorted(dirs):
-        _fsync_dir(d)
-    home.inflight.unlink(missing_ok=True)
+        fsync_dir(d)
+    if home.inflight.exists():
+        home.inflight.unlink()
+        fsync_dir(home.state)  # gone for good before the journal goes: never a record of a committed cycle
     faults.point("before_journal_removed")
     home.journal.unlink()
-    _fsync_dir(home.state)
+    fsync_dir(home.state)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_plan(home: Home, plan: dict[str, Any]) -> None:
+    """What the roll-forward needs is there: each file staged, or in place already; each
+    append staged, its target at least as long as when the journal was written."""
+    staging = home.state / "staging"
+    for f in plan["files"]:
+        target = home.root / f["target"]
+        if not (staging / f["staged"]).exists() and (
+                not target.exists() or hashlib.sha256(target.read_bytes()).hexdigest() != f["sha256"]):
+            raise StateError(f"{f['target']} does not match the journal and its staged copy is gone; "
+                             "restore the home from a backup")
+    for a in plan["appends"]:
+        if not (staging / a["staged"]).exists():
+            raise StateError(f"the lines to append to {a['target']} ({staging / a['staged']}) are gone; "
+                             "restore the home from a backup")
+        # An append only grows its file: shorter than its recorded size, the file was restored or
+        # cut short since (cutting to that size would pad it with zero bytes).
+        if (have := size_of(home.root / a["target"])) < a["offset"]:
+            raise StateError(f"{a['target']} holds {have} bytes, fewer than the {a['offset']} it held when the "
+                             "interrupted commit was journaled (restored or cut short since?); put that file back "
+                             "as it was and run again: the commit then finishes")
 
 
 def _copy(src: int, dst: int, at: int) -> None:
@@ -219,6 +259,7 @@ def _copy(src: int, dst: int, at: int) -> None:
 
 def recover(home: Home) -> bool:
     """Finish or discard an interrupted commit. True if one was rolled forward."""
+    fsync_dir(home.root)  # .vanta/, made by the lock, is durable before anything relies on it
     if home.journal.exists():
         roll_forward(home)
         return True

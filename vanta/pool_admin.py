@@ -5,6 +5,7 @@ capacity, enough shares, cooldown, the manager's minimum stake), then appended t
 autotrade_queue.json's `requests` through the journal with one hash-chained
 `pool_request` line in the trade log (which `vanta verify` accepts between cycles).
 No money moves here: the cycle that crosses the vault's next rollover processes it.
+The same request at the same asof, still pending, is not recorded again.
 """
 
 from __future__ import annotations
@@ -115,6 +116,13 @@ def request(home: Home, vault_id: str, contributor: str, kind: str, *, amount_in
         pending = [r for r in queue.requests if r.vault_id == vault_id]
         at = admin.stamp(home, asof)
         when = at.asof
+        amt, shr = (amount_in, ZERO) if kind == "deposit" else (ZERO, ZERO if everything else shares)
+        same = next((r for r in pending if (r.contributor_id, r.kind, r.asof, r.amount, r.shares, r.all)
+                     == (contributor, kind, when, amt, shr, everything)), None)
+        if same is not None:
+            # The same request at the same asof is already pending: a command run again after it
+            # was interrupted (did it land?) records nothing twice, like an onboarding packet.
+            return {"request": same.to_json(), "log_seq": None, "unchanged": True}
         if kind == "deposit":
             _check_deposit(v, t, pnl, pending, contributor, amount_in)
         else:
@@ -126,12 +134,11 @@ def request(home: Home, vault_id: str, contributor: str, kind: str, *, amount_in
             n += 1
         req = PoolRequest.model_validate({
             "request_id": rid if n == 1 else f"{rid}-{n}", "vault_id": vault_id, "contributor_id": contributor,
-            "kind": kind, "amount": amount_in if kind == "deposit" else ZERO,
-            "shares": ZERO if kind == "deposit" or everything else shares, "all": everything, "asof": when})
+            "kind": kind, "amount": amt, "shares": shr, "all": everything, "asof": when})
         new = queue.model_copy(update={"requests": tuple(sorted((*queue.requests, req), key=lambda r: r.request_id))})
         files = {QUEUE: canonical.dumps(new.to_json())}
         seq = admin.commit(home, cur, files, ADMIN_KIND, {"request": req.to_json()}, at)
-    return {"request": req.to_json(), "log_seq": seq}
+    return {"request": req.to_json(), "log_seq": seq, "unchanged": False}
 
 
 def register(book: PoolBook) -> list[dict[str, Any]]:

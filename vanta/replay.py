@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from vanta import bundle, cycle
 from vanta.context import Ctx, Memory
 from vanta.errors import StateError
-from vanta.home import Home
+from vanta.home import Home, settled
 from vanta.models import MEMORY_FILES, BrokerAnswers, Manifest, MarketSnapshot, Span
 from vanta.validate import parse
 
@@ -280,10 +280,13 @@ def unified(recorded: bytes, replayed: bytes, name: str, context: int = 3) -> st
 
 
 def replay(home: Home, n: int, progress: cycle.Progress | None = None) -> ReplayResult:
-    man = bundle.load_manifest(home, n)
-    edge = ReplayEdge(home, man)
-    try:
-        ctx, timings = cycle.drive(edge, progress)
-    finally:
-        edge.close()
+    # Under the lock, after finishing an interrupted commit: a manifest in place before its
+    # cycle's log lines are is half a commit, not a damaged home.
+    with settled(home):
+        man = bundle.load_manifest(home, n)
+        edge = ReplayEdge(home, man)
+        try:
+            ctx, timings = cycle.drive(edge, progress)
+        finally:
+            edge.close()
     return ReplayResult(cycle=n, mismatches=edge.mismatches, timings=timings, keep=ctx)

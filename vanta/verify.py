@@ -157,6 +157,7 @@ def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dic
     prev_head = GENESIS
     ends: dict[str, int] = {}
     last = None
+    unread = False  # the previous manifest is unreadable: where this cycle's lines start is unknown
     for i, n in enumerate(have, 1):
         if progress is not None:
             progress(f"replay bundles: {i - 1} of {len(have)} checked")
@@ -165,15 +166,23 @@ def verify(home: Home, progress: Progress | None = None) -> tuple[list[str], dic
             problems.append(f"{name}: expected cycle {i} here (bundles must be contiguous from 1)")
         try:
             man = bundle.load_manifest(home, n)
-            for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
-                bundle.get(home, sha)
         except (StateError, InputError) as e:
             problems.append(f"{name}: {e.message}")
+            last, unread = None, True  # what memory/ should be is unknown: not compared with an older cycle
             continue
+        # A damaged object is this bundle's problem: its manifest still says what the cycle
+        # committed, for the cycles after it and for memory/.
+        for sha in sorted({*man.inputs.values(), *man.outputs.values()}):
+            try:
+                bundle.get(home, sha)
+            except StateError as e:
+                problems.append(f"{name}: {e.message}")
+        if unread:
+            ends.update((rel, span.offset) for rel, span in man.appends.items())
         gap = _check_appends(home, name, man, admin, ends, problems)
-        if man.log_head_before != (gap.hash if gap else prev_head):
+        if not unread and man.log_head_before != (gap.hash if gap else prev_head):
             problems.append(f"{name}: log_head_before does not continue the previous cycle's log")
-        prev_head, last = man.log_head_after, man
+        prev_head, last, unread = man.log_head_after, man, False
     logged = _logged_cycle(home) if not p else 0
     lost = logged > (have[-1] if have else 0)  # then memory/ has no bundle to be checked against
     if lost:

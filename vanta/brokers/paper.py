@@ -18,6 +18,7 @@ from pathlib import Path
 
 from vanta import canonical, faults
 from vanta.books import CashMove, fill_price, wallet
+from vanta.journal import fsync_dir, make_dirs
 from vanta.models import Execution, Fill, Market, Order, PortfolioFile
 from vanta.money import ZERO, cash_step
 
@@ -131,8 +132,9 @@ class PaperBroker:
         return answers, lines
 
     def _append(self, cycle: int, lines: list[bytes]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir)
         path = self.dir / f"{cycle:06d}.jsonl"
+        new = not path.exists()
         with open(path, "ab") as fh:
             # Drop a torn tail (never acknowledged) so new answers start on a line of their own.
             size = fh.seek(0, os.SEEK_END)
@@ -148,3 +150,5 @@ class PaperBroker:
             fh.write(b"".join(lines[half:]))
             fh.flush()
             os.fsync(fh.fileno())
+        if new:
+            fsync_dir(self.dir)  # a venue's record survives a power loss, its name too
