@@ -346,14 +346,14 @@ def check_crash_and_recovery(
     out = cycle_json(home, asof(5))
     if phase == "inflight":
         # finishes cycle 4 itself, with cycle 4's asof, and nothing else
-        assert (out["cycle"], out["asof"], out["recovered"]) == (4, asof(4), True), out
+        assert (out["cycle"], out["asof"], out["recovered"], out["resumed"]) == (4, asof(4), True, True), out
         assert_same(state(home), ref.states[4], f"home after finishing the cycle interrupted at {point}")
         out = cycle_json(home, asof(5))
         assert (out["cycle"], out["asof"], out["recovered"]) == (5, asof(5), False), out
         assert_same(state(home), ref.states[5], f"home after cycle 5 (crash at {point})")
     elif phase == "journal":
         # rolls cycle 4 forward, then runs cycle 5
-        assert (out["cycle"], out["asof"], out["recovered"]) == (5, asof(5), True), out
+        assert (out["cycle"], out["asof"], out["recovered"], out["resumed"]) == (5, asof(5), True, False), out
         assert_same(state(home), ref.states[5], f"home after recovery from a crash at {point}")
     else:
         # nothing durable happened: cycle 4 runs again, at the new asof

@@ -265,3 +265,21 @@ def test_a_withdrawal_the_cash_cannot_cover_burns_what_the_cash_pays_and_the_res
     assert abs(D(w["gross"]) + D(w2["gross"]) - Decimal("120")) < 2
     for n in range(1, sc.cycles + 1):
         assert replay(Home(tmp_path), n).ok
+
+
+def test_the_share_register_values_a_stake_as_a_withdrawal_pays_it() -> None:
+    """`vanta contributors` and `vanta status` run outside the cycle's Decimal context: at
+    Python's default 28 digits, a stake whose exact value lies just under a whole minor
+    unit was shown one unit more than a withdrawal pays (the cycle works at 50 digits)."""
+    from vanta.models import PoolBook
+    from vanta.pool import VIRTUAL_ASSETS, VIRTUAL_SHARES
+    from vanta.pool_admin import register
+
+    d = 10**16 + 7  # shares x (A + 1) = d^2 - 1 over S + V = d: the exact quotient is just under d
+    total, shares, minor = Decimal(d) - VIRTUAL_SHARES, Decimal(d - 1), Decimal(d + 1) - VIRTUAL_ASSETS
+    book = PoolBook.model_validate({
+        "currency": "USD", "total_shares": str(total), "assets": str(minor / 100), "nav_per_share": "1",
+        "fees_owed": "0", "hwm": "0",
+        "contributors": {"C1": {"shares": str(shares), "cost_basis": "1.00", "since": "2026-01-01T00:00:00Z"}}})
+    exact_minor = ((d - 1) * (d + 1)) // d  # Python ints: exact (d - 1)
+    assert register(book)[0]["value"] == Decimal(exact_minor) / 100

@@ -125,12 +125,13 @@ def cycle(
 
     r = run_cycle(h, asof, report)
     if json:
-        _json({"cycle": r.cycle, "asof": r.asof, "recovered": r.recovered, "orders": r.orders,
+        _json({"cycle": r.cycle, "asof": r.asof, "recovered": r.recovered, "resumed": r.resumed, "orders": r.orders,
                "fills": r.fills, "rejects": r.rejects, "skipped": r.skipped, "log_lines": r.log_lines,
                "bundle_bytes": r.bundle_bytes,
                "timings": {k: f"{v:.6f}" for k, v in r.timings.items()}})
     else:
-        note = " (finished an interrupted cycle)" if r.recovered else ""
+        note = (" (finished an interrupted cycle)" if r.resumed else
+                " (after finishing the last cycle's interrupted commit)" if r.recovered else "")
         print(f"cycle {r.cycle} at {r.asof}{note}: {r.orders} orders, {r.fills} filled, {r.rejects} rejected, "
               f"{r.skipped} skipped; {r.log_lines} log lines; {sum(r.timings.values()):.2f} s")
     _waiting(r.keep.events if r.keep is not None else ())

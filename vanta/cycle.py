@@ -123,6 +123,9 @@ class CycleReport:
     cycle: int
     asof: str
     recovered: bool
+    """An interrupted commit was rolled forward first, or this cycle is the interrupted one, finished."""
+    resumed: bool
+    """This cycle is one interrupted after sending orders, finished with its own asof and inputs."""
     orders: int
     fills: int
     rejects: int
@@ -403,7 +406,7 @@ def run_cycle(home: Home, asof: str | None, progress: Progress | None = None) ->
     for kind, _ in ctx.events:
         kinds[kind] = kinds.get(kind, 0) + 1
     return CycleReport(
-        cycle=ctx.cycle, asof=ctx.asof, recovered=recovered or edge.resumed,
+        cycle=ctx.cycle, asof=ctx.asof, recovered=recovered or edge.resumed, resumed=edge.resumed,
         orders=len(ctx.to_submit), fills=kinds.get("fill", 0), rejects=kinds.get("reject", 0),
         skipped=kinds.get("child_skipped", 0) + kinds.get("vault_order_skipped", 0) + kinds.get("follower_skipped", 0),
         log_lines=len(ctx.events) + 1, bundle_bytes=edge.bundle_bytes, timings=timings, keep=ctx)

@@ -11,7 +11,7 @@ The same request at the same asof, still pending, is not recorded again.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from vanta import admin, canonical
@@ -19,7 +19,7 @@ from vanta.errors import InputError
 from vanta.home import Home, digests, last_log_line, locked, settled, vouched
 from vanta.journal import recover
 from vanta.models import MEMORY_FILES, PnlFile, PoolBook, PoolRequest, PoolTerms, QueueFile, Stake, Vault
-from vanta.money import ZERO, cash_step
+from vanta.money import CONTEXT, ZERO, cash_step
 from vanta.pool import amount, burn, seconds_between, units
 from vanta.validate import parse
 
@@ -142,10 +142,12 @@ def request(home: Home, vault_id: str, contributor: str, kind: str, *, amount_in
 
 
 def register(book: PoolBook) -> list[dict[str, Any]]:
-    """Each contributor's stake at the book's NAV, beside what it was paid and charged."""
+    """Each contributor's stake at the book's NAV, beside what it was paid and charged,
+    worked out in the cycle's Decimal context, so it equals what a withdrawal would pay."""
     rows = []
     for cid, st in sorted(book.contributors.items()):
-        value = amount(burn(st.shares, units(book.assets, book.currency), book.total_shares), book.currency)
+        with localcontext(CONTEXT):
+            value = amount(burn(st.shares, units(book.assets, book.currency), book.total_shares), book.currency)
         rows.append({"contributor_id": cid, "shares": st.shares, "value": value, "cost_basis": st.cost_basis,
                      "unrealized_profit": value - st.cost_basis, "paid_out": st.paid_out, "fees_paid": st.fees_paid,
                      "since": st.since})
