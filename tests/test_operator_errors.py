@@ -348,3 +348,18 @@ def test_a_damaged_in_flight_record_is_the_operators_to_settle(home: Path, text:
     line = error_line(vanta("cycle", "--home", str(home), "--asof", LATER), 7)
     assert ".vanta/inflight.json is damaged" in line and "settle that cycle's orders with the broker" in line
     assert home_files(home) == before
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(template: Path) -> None:
+    """`vanta replay --all | head -1`: the reader closes the pipe. click ends the command
+    with exit 1 and nothing on stderr, which is how the README tells it from a bug (exit 1
+    with a traceback). Not SIGPIPE's default (death, 141): a live cycle's exchange sockets
+    must get their errors, not kill the process."""
+    for args in (("replay", "--all"), ("status", "--json")):
+        p = subprocess.Popen([sys.executable, "-m", "vanta", *args, "--home", str(template)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env())
+        assert p.stdout is not None and p.stderr is not None
+        p.stdout.close()  # gone before the first line
+        err = p.stderr.read()
+        assert p.wait(timeout=120) == 1, (args, err)
+        assert err == b"", (args, err)
