@@ -34,3 +34,4 @@ def home_files(root: Path) -> dict[str, bytes]:
     """Every file of the home but the lock file (taking the lock creates it)."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
             if p.is_file() and p.relative_to(root).as_posix() != ".vanta/lock"}
+

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zlib
@@ -65,25 +64,6 @@ def error_line(r: subprocess.CompletedProcess[str]) -> str:
 
 
 # ---------------------------------------------------------------- homes
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An example home after two cycles (never modified: copy it to change it)."""
-    root = tmp_path_factory.mktemp("cli_template") / "home"
-    assert vanta("init", str(root)).returncode == 0
-    for asof in (ASOF_1, ASOF_2):
-        r = vanta("cycle", "--home", str(root), "--asof", asof)
-        assert r.returncode == 0, r.stderr
-    return root
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    """A private copy of the two-cycle home."""
-    dst = tmp_path / "home"
-    shutil.copytree(template, dst)
-    return dst
 
 
 # ---------------------------------------------------------------- help

@@ -50,23 +50,6 @@ def error_line(r: subprocess.CompletedProcess[str], code: int) -> str:
     return line
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("operator") / "home"
-    assert vanta("init", str(root)).returncode == 0
-    for asof in (ASOF_1, ASOF_2):
-        r = vanta("cycle", "--home", str(root), "--asof", asof)
-        assert r.returncode == 0, r.stderr
-    return root
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "home"
-    shutil.copytree(template, dst)
-    return dst
-
-
 # ---------------------------------------------------------------- files that cannot be read
 
 
