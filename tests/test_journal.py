@@ -30,6 +30,17 @@ def _commit(home: Home, added: bytes) -> None:
 ADDED = b"".join(b"line %d: %s\n" % (i, b"y" * (i % 97)) for i in range(3, 40_000))
 
 
+def _killed_at(home: Home, point: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_commit`, killed at the crash point `point`."""
+    def kill(name: str) -> None:
+        if name == point:
+            raise SystemExit("killed")
+
+    monkeypatch.setattr(journal.faults, "point", kill)
+    with pytest.raises(SystemExit):
+        _commit(home, ADDED)
+
+
 def test_commit_replaces_and_appends(tmp_path: Path) -> None:
     home = _home(tmp_path)
     _commit(home, ADDED)
@@ -118,13 +129,7 @@ def test_an_append_target_shorter_than_journaled_is_refused_before_anything_move
     refused, naming the file, before any file is renamed."""
     home = _home(tmp_path)
 
-    def killed_at_commit_point(name: str) -> None:
-        if name == "after_journal":
-            raise SystemExit("killed")
-
-    monkeypatch.setattr(journal.faults, "point", killed_at_commit_point)
-    with pytest.raises(SystemExit):
-        _commit(home, ADDED)
+    _killed_at(home, "after_journal", monkeypatch)
     log = tmp_path / "memory" / "log.jsonl"
     log.write_bytes(b"line 1\n")
     with pytest.raises(StateError, match=r"memory/log.jsonl holds 7 bytes, fewer than the 14"):
@@ -141,13 +146,7 @@ def test_a_renamed_file_gone_before_the_roll_forward_is_named(tmp_path: Path, mo
     nothing useful (FileNotFoundError, a traceback): it names the file and the fix."""
     home = _home(tmp_path)
 
-    def killed_after_rename(name: str) -> None:
-        if name == "renamed_file":
-            raise SystemExit("killed")
-
-    monkeypatch.setattr(journal.faults, "point", killed_after_rename)
-    with pytest.raises(SystemExit):
-        _commit(home, ADDED)
+    _killed_at(home, "renamed_file", monkeypatch)
     (tmp_path / "memory" / "a.json").unlink()
     with pytest.raises(StateError, match=r"memory/a.json does not match the journal and its staged copy is gone"):
         journal.recover(home)
@@ -159,13 +158,7 @@ def test_staged_lines_gone_are_refused_before_anything_moves(tmp_path: Path, mon
     traceback), files already renamed. It is refused, naming what is gone, first."""
     home = _home(tmp_path)
 
-    def killed_at_commit_point(name: str) -> None:
-        if name == "after_journal":
-            raise SystemExit("killed")
-
-    monkeypatch.setattr(journal.faults, "point", killed_at_commit_point)
-    with pytest.raises(SystemExit):
-        _commit(home, ADDED)
+    _killed_at(home, "after_journal", monkeypatch)
     staged = [p for p in (home.state / "staging").iterdir() if p.name.startswith("a")]
     assert staged
     for p in staged:

@@ -109,13 +109,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "home"
-    shutil.copytree(template, dst)
-    return dst
-
-
-@pytest.fixture
 def bare(tmp_path: Path) -> Path:
     """A new example home without F_1042 (so seed 000's packet registers it afresh)."""
     root = tmp_path / "bare"

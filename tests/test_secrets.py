@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -72,13 +71,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         p.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     assert invoke("cycle", "--home", str(root), "--asof", ASOF_1).exit_code == 0
     return root
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    dst = tmp_path / "home"
-    shutil.copytree(template, dst)
-    return dst
 
 
 @pytest.fixture
