@@ -261,11 +261,8 @@ class Audit:
 
     def on_broker_correction(self, d: dict[str, Any]) -> None:
         """The books moved to the broker's: money that came or went outside vanta (a flow)."""
-        fid, q = d["account"].partition(":")[2], d["quote"]
-        cash = D(d["cash"])
-        self.core[(fid, q)] += cash
-        assert self.core[(fid, q)] >= 0, d
-        self.flows += cash
+        fid = d["account"].partition(":")[2]
+        self._outside(fid, d["quote"], D(d["cash"]), d)
         for m in d["lots"]:
             s, qty, cost = self.sleeve(fid, m["sleeve"]), D(m["qty"]), D(m["cost"])
             if qty > 0:
@@ -276,11 +273,13 @@ class Audit:
             self.flows += cost
 
     def on_broker_rounding(self, d: dict[str, Any]) -> None:
-        fid, q = d["account"].partition(":")[2], d["asset"]
-        diff = D(d["difference"])
-        self.core[(fid, q)] += diff
-        assert self.core[(fid, q)] >= 0, d
-        self.flows += diff
+        self._outside(d["account"].partition(":")[2], d["asset"], D(d["difference"]), d)
+
+    def _outside(self, fid: str, quote: str, amount: Decimal, d: dict[str, Any]) -> None:
+        """Core Vault cash that came or went outside vanta (a flow); never below zero."""
+        self.core[(fid, quote)] += amount
+        assert self.core[(fid, quote)] >= 0, d
+        self.flows += amount
 
     def on_fee_in_kind(self, d: dict[str, Any]) -> None:
         """A fee the broker took in coins: the sleeve sells them for the value its fill booked."""

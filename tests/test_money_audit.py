@@ -132,18 +132,10 @@ def test_small_order_carry(tmp_path: Path, mode: str) -> None:
 
 def test_quiet_flash_in_usdc(tmp_path: Path) -> None:
     """Seed 001's layout in a micro-unit currency: Flash sweeps its profit on full closes."""
-    from test_sleeves import Scenario, core, market, sleeve, vault
+    from test_sleeves import seed_001_usdc
 
-    usdc = market("USDC", lot="0.000001", tick="0.000001", min_notional="0")
-    sc = Scenario(
-        tmp_path, prices={"ETH": ["2000", "2210.5", "2307.77", "1999.01", "2100", "2405.3", "2222.2", "2300"],
-                          "SOL": ["100", "97.3", "103.31", "111.1", "90.07", "99", "121.2", "101"]},
-        markets={"ETH": usdc, "SOL": usdc},
-        vaults=[vault("V", ["ETH", "SOL"], base="USDC", execution={"slippage_bps": "5", "fee_bps": "10"})],
-        followers=[{"follower_id": "F", "cores": [core("USDC", "F", [
-            sleeve("quiet", allocation="10", profit="compound"),
-            sleeve("flash", mode="scaled_trades", allocation="5", profit="sweep")], tradeable="15")]}],
-        cash={"F": {"USDC": "20.01253"}}, vault_cash={"V": "100000.000000"})
+    sc = seed_001_usdc(tmp_path, {"ETH": ["2000", "2210.5", "2307.77", "1999.01", "2100", "2405.3", "2222.2", "2300"],
+                                  "SOL": ["100", "97.3", "103.31", "111.1", "90.07", "99", "121.2", "101"]})
     start = start_of(tmp_path)
     for eth, sol in (("0.6", "0.3"), ("0.6", "-1"), ("-1", "-1"), ("0.5", "0.5"), ("0.2", "0.7"), ("-1", "-1"),
                      ("1", "0"), ("-1", "-1")):

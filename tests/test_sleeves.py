@@ -246,17 +246,22 @@ def test_flash_full_close_at_a_loss_sweeps_nothing_and_partial_sells_never_sweep
 # ---------------------------------------------------------------- seed 001's example, in USDC
 
 
-def test_seed_001_core_vault_in_usdc(tmp_path: Path) -> None:
-    """Total 20.01253 USDC, tradeable 15, Quiet 10, Flash 5 (USDC has 6 decimals)."""
+def seed_001_usdc(tmp_path: Path, prices: dict[str, list[str]]) -> Scenario:
+    """Seed 001's Core Vault in USDC (6 decimals): total 20.01253, tradeable 15, Quiet 10
+    (compounds) and Flash 5 (sweeps), following vault V on ETH and SOL at `prices`."""
     usdc = market("USDC", lot="0.000001", tick="0.000001", min_notional="0")
-    sc = Scenario(
-        tmp_path, prices={"ETH": ["2000", "2000", "2100"], "SOL": ["100", "100", "90"]},
-        markets={"ETH": usdc, "SOL": usdc},
+    return Scenario(
+        tmp_path, prices=prices, markets={"ETH": usdc, "SOL": usdc},
         vaults=[vault("V", ["ETH", "SOL"], base="USDC", execution={"slippage_bps": "5", "fee_bps": "10"})],
         followers=[{"follower_id": "F", "cores": [core("USDC", "F", [
             sleeve("quiet", allocation="10", profit="compound"),
             sleeve("flash", mode="scaled_trades", allocation="5", profit="sweep")], tradeable="15")]}],
         cash={"F": {"USDC": "20.01253"}}, vault_cash={"V": "100000.000000"})
+
+
+def test_seed_001_core_vault_in_usdc(tmp_path: Path) -> None:
+    """Total 20.01253 USDC, tradeable 15, Quiet 10, Flash 5 (USDC has 6 decimals)."""
+    sc = seed_001_usdc(tmp_path, {"ETH": ["2000", "2000", "2100"], "SOL": ["100", "100", "90"]})
     idle = sc.cycle({"V": {"ETH": "-0.5"}})  # no buy yet: the allocation waits for one
     assert events(idle, "allocation") == [] and events(idle, "child_order") == []
     cp = sc.pnl()["followers"]["F"]["USDC"]

@@ -145,12 +145,12 @@ def register(book: PoolBook) -> list[dict[str, Any]]:
     """Each contributor's stake at the book's NAV, beside what it was paid and charged,
     worked out in the cycle's Decimal context, so it equals what a withdrawal would pay."""
     rows = []
-    for cid, st in sorted(book.contributors.items()):
-        with localcontext(CONTEXT):
+    with localcontext(CONTEXT):
+        for cid, st in sorted(book.contributors.items()):
             value = amount(burn(st.shares, units(book.assets, book.currency), book.total_shares), book.currency)
-        rows.append({"contributor_id": cid, "shares": st.shares, "value": value, "cost_basis": st.cost_basis,
-                     "unrealized_profit": value - st.cost_basis, "paid_out": st.paid_out, "fees_paid": st.fees_paid,
-                     "since": st.since})
+            rows.append({"contributor_id": cid, "shares": st.shares, "value": value, "cost_basis": st.cost_basis,
+                         "unrealized_profit": value - st.cost_basis, "paid_out": st.paid_out,
+                         "fees_paid": st.fees_paid, "since": st.since})
     return rows
 
 
