@@ -5,7 +5,9 @@
 - one cycle and its replay on synthetic homes of F followers x 20 symbols: wall
   time (median over the measured cycles) and peak RSS of that process (wait4);
 - bytes each cycle adds to replays/ (compressed objects + manifest);
-- child orders and trade-log lines per cycle, so a figure is never of an idle cycle.
+- child orders and trade-log lines per cycle, so a figure is never of an idle cycle;
+- the floor under each measured cycle (`vanta.bench_floor`): the bare data movement of the
+  same bytes in CPython, with and without the pydantic models, and the cycle's ratio to it.
 
 Every run is a separate process, as cron runs it. The machines are shared: read the
 medians and the ratios between sizes, measured in one run.
@@ -23,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from vanta.bench_floor import IMPORTS
 
 VANTA = [sys.executable, "-m", "vanta"]
 
@@ -56,8 +60,16 @@ def asof(n: int) -> str:
     return f"{year}-{month:02d}-{day:02d}T00:00:00Z"
 
 
+def floor(home: Path, cycle: int, startup: float) -> dict[str, float]:
+    """The floor's sections for one cycle, and its totals with the interpreter's startup."""
+    t = {k: float(v) for k, v in json.loads(run([sys.executable, "-m", "vanta.bench_floor", str(home),
+                                                  str(cycle)])[2]).items()}
+    rest = t["orders"] + t["log"] + t["render"] + t["write"]
+    return {**t, "startup": startup, "floor": startup + t["read"] + rest, "models": startup + t["validate"] + rest}
+
+
 def size(followers: int, symbols: int, cycles: int, root: Path, mode: str = "proportional",
-         replay: bool = True) -> dict[str, Any]:
+         replay: bool = True, with_floor: bool = False) -> dict[str, Any]:
     home = root / f"f{followers}-{mode}"
     shutil.rmtree(home, ignore_errors=True)
     subprocess.run([*VANTA, "init", str(home), "--followers", str(followers), "--symbols", str(symbols),
@@ -65,6 +77,7 @@ def size(followers: int, symbols: int, cycles: int, root: Path, mode: str = "pro
     # Cycle 1 opens every position from cash; the measured cycles are the steady
     # state that follows (rebalancing, partial closes, FIFO consumption).
     run([*VANTA, "cycle", "--home", str(home), "--asof", asof(1), "--json"])
+    startup = statistics.median(run([sys.executable, "-c", IMPORTS])[0] for _ in range(3)) if with_floor else 0.0
     rows = []
     for n in range(2, cycles + 2):
         wall, rss, out = run([*VANTA, "cycle", "--home", str(home), "--asof", asof(n), "--json"])
@@ -73,7 +86,8 @@ def size(followers: int, symbols: int, cycles: int, root: Path, mode: str = "pro
         rows.append({"cycle": n, "wall_s": wall, "rss_mb": rss, "replay_s": rwall, "replay_rss_mb": rrss,
                      "orders": rep["orders"], "log_lines": rep["log_lines"],
                      "bundle_bytes": rep["bundle_bytes"],
-                     "stages": {k: float(v) for k, v in rep["timings"].items()}})
+                     "stages": {k: float(v) for k, v in rep["timings"].items()},
+                     "floor": floor(home, n, startup) if with_floor else {}})
     med = statistics.median
     return {
         "followers": followers, "symbols": symbols, "mode": mode, "cycles": rows,
@@ -82,6 +96,8 @@ def size(followers: int, symbols: int, cycles: int, root: Path, mode: str = "pro
         "orders": med(r["orders"] for r in rows), "log_lines": med(r["log_lines"] for r in rows),
         "bundle_bytes": med(r["bundle_bytes"] for r in rows),
         "stage_s": {k: med(r["stages"][k] for r in rows) for k in rows[0]["stages"]},
+        "floor_s": {k: med(r["floor"][k] for r in rows) for k in rows[0]["floor"]},
+        "cycle_per_floor": med(r["wall_s"] / r["floor"]["floor"] for r in rows) if with_floor else 0.0,
     }
 
 
@@ -124,6 +140,7 @@ def main() -> None:
     ap.add_argument("--mode-followers", type=int, default=10000, help="followers of the per-mode homes")
     ap.add_argument("--tracking-cycles", type=int, default=8, help="cycles of the demo run whose tracking "
                     "error is reported (0 to skip)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor under each measured cycle")
     ap.add_argument("--dir", default="bench-homes", help="where the synthetic homes go")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     a = ap.parse_args()
@@ -133,7 +150,7 @@ def main() -> None:
     sizes: list[dict[str, Any]] = []
     for f in (int(x) for x in a.followers.split(",")):
         sys.stderr.write(f"measuring {f} followers x {a.symbols} symbols ...\n")
-        sizes.append(size(f, a.symbols, a.cycles, root))
+        sizes.append(size(f, a.symbols, a.cycles, root, with_floor=not a.no_floor))
     result["sizes"] = sizes
     per_mode = []
     for m in (x for x in a.modes.split(",") if x):
@@ -162,6 +179,16 @@ def main() -> None:
     for s in sizes:
         st = s["stage_s"]
         print(f"{s['followers']:>10} " + " ".join(f"{st[n]:>9.3f}" for n in names))
+    if not a.no_floor:
+        print("\nthe floor under each cycle (vanta.bench_floor: the same bytes moved in bare CPython, no checks,"
+              "\nno books, no bundle, no fsync; `+models` parses into the pydantic models instead), median:")
+        print(f"{'followers':>10} {'startup':>8} {'read':>7} {'validate':>9} {'orders':>7} {'log':>7} "
+              f"{'render':>7} {'write':>7} {'floor s':>8} {'+models s':>10} {'cycle/floor':>12}")
+        for s in sizes:
+            fl = s["floor_s"]
+            print(f"{s['followers']:>10} {fl['startup']:>8.3f} {fl['read']:>7.3f} {fl['validate']:>9.3f} "
+                  f"{fl['orders']:>7.3f} {fl['log']:>7.3f} {fl['render']:>7.3f} {fl['write']:>7.3f} "
+                  f"{fl['floor']:>8.2f} {fl['models']:>10.2f} {s['cycle_per_floor']:>12.2f}")
     if per_mode:
         print(f"\nmirror stage by sizing mode, {a.mode_followers} followers x {a.symbols} symbols "
               f"(median of {a.cycles} cycles):")
